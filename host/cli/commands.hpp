@@ -1,0 +1,12 @@
+// Each `diffmix <command>` lives in its own file and registers itself on the application here.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace dmx::cli {
+
+void add_plugins_command(CLI::App& app);
+
+}  // namespace dmx::cli

@@ -1,0 +1,45 @@
+// diffmix: the command line. Subcommands live in command_*.cpp; this file parses, dispatches and turns errors
+// into messages and exit codes.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "diffmix/error.hpp"
+
+namespace {
+
+// Exit codes follow sysexits.h where one fits, so scripts can tell a bad config from a failed run.
+int exit_code_for(dmx::ErrorCategory category) {
+  switch (category) {
+    case dmx::ErrorCategory::InvalidArgument: return 64;  // EX_USAGE
+    case dmx::ErrorCategory::Config: return 78;           // EX_CONFIG
+    case dmx::ErrorCategory::NotFound: return 66;         // EX_NOINPUT
+    case dmx::ErrorCategory::Format: return 65;           // EX_DATAERR
+    case dmx::ErrorCategory::Io: return 74;               // EX_IOERR
+    case dmx::ErrorCategory::Cancelled: return 130;       // as if interrupted
+    default: return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"diffmix: generative and classic augmentation for LibTorch image classifiers"};
+  app.require_subcommand(1);
+  dmx::cli::add_plugins_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const dmx::Error& e) {
+    std::fprintf(stderr, "diffmix: %s: %s\n", std::string(dmx::to_string(e.category())).c_str(), e.what());
+    return exit_code_for(e.category());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "diffmix: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
