@@ -1,0 +1,29 @@
+// Shared by the SD parity tests: where the reference fixtures are, and how close is close enough.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace dmx::test {
+
+// The fixture set: $DIFFMIX_SD_FIXTURES, else the copy kept in the source tree.
+inline std::string sd_fixture_dir() {
+  if (const char* env = std::getenv("DIFFMIX_SD_FIXTURES"); env && *env) return env;
+  if (const char* src = std::getenv("DIFFMIX_SOURCE_DIR"); src && *src) return std::string(src) + "/tests/fixtures/sd-tiny";
+  return "tests/fixtures/sd-tiny";
+}
+
+// max|actual - expected| / max|expected|: one number per tensor, comparable across scales.
+inline double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
+  const auto a = actual.to(at::kDouble);
+  const auto e = expected.to(at::kDouble);
+  const double denom = e.abs().max().item<double>();
+  const double diff = (a - e).abs().max().item<double>();
+  return denom == 0.0 ? diff : diff / denom;
+}
+
+inline constexpr double kParityTolerance = 1e-4;
+
+}  // namespace dmx::test
