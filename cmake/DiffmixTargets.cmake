@@ -13,11 +13,17 @@ target_precompile_headers(diffmix_torch_pch PRIVATE
 function(dmx_use_torch target)
   target_link_libraries(${target} PUBLIC diffmix::torch)
   target_precompile_headers(${target} REUSE_FROM diffmix_torch_pch)
+  # The header was compiled with -fPIC; an executable's default -fPIE would make GCC ignore it.
+  get_target_property(_dmx_type ${target} TYPE)
+  if(_dmx_type STREQUAL "EXECUTABLE")
+    target_compile_options(${target} PRIVATE -fPIC)
+  endif()
 endfunction()
 
-# dmx_add_plugin(<name> SOURCES ... [LIBS ...]): a plugin shared library that exports only its entry symbol.
+# dmx_add_plugin(<name> SOURCES ... [LIBS ...] [TEST_ONLY]): a plugin shared library that exports only its entry
+# symbol. TEST_ONLY plugins (deliberately broken ones, say) go to tests/plugins and are never installed.
 function(dmx_add_plugin name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "TEST_ONLY" "" "SOURCES;LIBS" ${ARGN})
   add_library(${name} MODULE ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE diffmix::plugin_api ${ARG_LIBS})
   set_target_properties(${name} PROPERTIES
@@ -27,10 +33,15 @@ function(dmx_add_plugin name)
     VISIBILITY_INLINES_HIDDEN ON
     LIBRARY_OUTPUT_DIRECTORY ${DIFFMIX_PLUGIN_BUILD_DIR}
     INSTALL_RPATH "$ORIGIN/../..")
+  if(ARG_TEST_ONLY)
+    set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests/plugins)
+  endif()
   # Undefined symbols are a link error, not a load-time surprise.
   target_link_options(${name} PRIVATE "LINKER:-z,defs"
     "LINKER:--version-script=${PROJECT_SOURCE_DIR}/plugin_api/plugin_exports.map")
-  install(TARGETS ${name} LIBRARY DESTINATION ${DIFFMIX_PLUGIN_INSTALL_DIR})
+  if(NOT ARG_TEST_ONLY)
+    install(TARGETS ${name} LIBRARY DESTINATION ${DIFFMIX_PLUGIN_INSTALL_DIR})
+  endif()
 endfunction()
 
 # dmx_add_test(<name> SOURCES ... [LIBS ...] [LABELS ...]): a GoogleTest program registered with CTest.
@@ -40,7 +51,7 @@ function(dmx_add_test name)
   target_link_libraries(${name} PRIVATE GTest::gtest GTest::gtest_main ${ARG_LIBS})
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
     PROPERTIES LABELS "${ARG_LABELS}"
-    ENVIRONMENT "DIFFMIX_PLUGIN_PATH=${DIFFMIX_PLUGIN_BUILD_DIR};DIFFMIX_SOURCE_DIR=${PROJECT_SOURCE_DIR};DIFFMIX_BUILD_DIR=${PROJECT_BINARY_DIR}")
+    ENVIRONMENT "DIFFMIX_PLUGIN_PATH=${DIFFMIX_PLUGIN_BUILD_DIR};DIFFMIX_TEST_PLUGIN_DIR=${PROJECT_BINARY_DIR}/tests/plugins;DIFFMIX_SOURCE_DIR=${PROJECT_SOURCE_DIR};DIFFMIX_BUILD_DIR=${PROJECT_BINARY_DIR}")
 endfunction()
 
 # dmx_add_subdirectories(<dir>...): add each listed folder that exists; areas of the tree are grown independently.

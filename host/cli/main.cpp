@@ -7,7 +7,9 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "diffmix/cancellation.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/log.hpp"
 
 namespace {
 
@@ -29,7 +31,11 @@ int exit_code_for(dmx::ErrorCategory category) {
 int main(int argc, char** argv) {
   CLI::App app{"diffmix: generative and classic augmentation for LibTorch image classifiers"};
   app.require_subcommand(1);
+  std::string log_level;
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default: $SPDLOG_LEVEL or info)");
+  app.parse_complete_callback([&log_level] { dmx::log::setup(log_level); });
   dmx::cli::add_plugins_command(app);
+  dmx::install_cancel_signal_handlers();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,10 +1,13 @@
-// dmx::Error: the one exception type of diffmix's C++ layer.
+// dmx::Error: the one exception type of diffmix's C++ layer (host, engine and plugins alike). Header-only, so that a
+// plugin can throw it without linking the host; plugin.hpp turns it into a status code at the ABI boundary.
 //
 // Every failure that a user can cause or fix (a missing file, a malformed index line, a TOML typo, a wrong-shape
 // weight) is thrown as a dmx::Error whose message names the file, key or value involved. The category lets callers
 // (the CLI, the plugin ABI boundary) map errors to exit codes and status codes without parsing messages.
 #pragma once
 
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -24,7 +27,21 @@ enum class ErrorCategory {
   Internal,         // a broken invariant: a bug in diffmix
 };
 
-std::string_view to_string(ErrorCategory category) noexcept;
+inline std::string_view to_string(ErrorCategory category) noexcept {
+  switch (category) {
+    case ErrorCategory::InvalidArgument: return "invalid argument";
+    case ErrorCategory::NotFound: return "not found";
+    case ErrorCategory::Io: return "I/O error";
+    case ErrorCategory::Format: return "format error";
+    case ErrorCategory::Config: return "config error";
+    case ErrorCategory::Shape: return "shape error";
+    case ErrorCategory::Plugin: return "plugin error";
+    case ErrorCategory::Unsupported: return "unsupported";
+    case ErrorCategory::Cancelled: return "cancelled";
+    case ErrorCategory::Internal: return "internal error";
+  }
+  return "unknown error";
+}
 
 class Error : public std::runtime_error {
  public:
@@ -49,7 +66,10 @@ inline Error unsupported(const std::string& m) { return Error(ErrorCategory::Uns
 inline Error cancelled(const std::string& m) { return Error(ErrorCategory::Cancelled, m); }
 inline Error internal_error(const std::string& m) { return Error(ErrorCategory::Internal, m); }
 
-// io_error_from_errno: an Io error that appends strerror(errno), e.g. "cannot write out/x.png: No space left on device".
-Error io_error_from_errno(const std::string& what);
+// An Io error that appends strerror(errno): "cannot write out/x.png: No space left on device".
+inline Error io_error_from_errno(const std::string& what) {
+  const int saved = errno;
+  return Error(ErrorCategory::Io, what + ": " + std::strerror(saved));
+}
 
 }  // namespace dmx

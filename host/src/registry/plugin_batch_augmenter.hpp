@@ -1,0 +1,27 @@
+// A BatchAugmenter backed by a plugin instance, speaking the C ABI.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "diffmix/augmenter.hpp"
+#include "plugin_library.hpp"
+
+namespace dmx {
+
+class PluginBatchAugmenter final : public BatchAugmenter {
+ public:
+  PluginBatchAugmenter(std::shared_ptr<PluginLibrary> library, const dmx_augmenter_factory& factory, void* instance);
+  ~PluginBatchAugmenter() override;
+
+  Batch apply(const Batch& batch, uint64_t step) override;
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::shared_ptr<PluginLibrary> library_;  // declared first: destroyed last, after the instance
+  const dmx_augmenter_factory& factory_;
+  void* instance_;
+  std::string name_;
+};
+
+}  // namespace dmx

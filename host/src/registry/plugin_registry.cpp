@@ -1,0 +1,186 @@
+#include "diffmix/registry.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "config_schema.hpp"
+#include "diffmix/config.hpp"
+#include "diffmix/error.hpp"
+#include "host_services.hpp"
+#include "plugin_batch_augmenter.hpp"
+#include "plugin_library.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dmx {
+
+std::string install_plugin_dir() { return DIFFMIX_INSTALL_PLUGIN_DIR; }
+
+struct PluginRegistry::Impl {
+  std::vector<std::string> search_paths;
+  std::vector<PluginInfo> infos;
+  std::vector<RefusedPlugin> refused;
+  std::vector<std::shared_ptr<PluginLibrary>> libraries;
+  // augmenter name -> (library, factory)
+  std::map<std::string, std::pair<std::shared_ptr<PluginLibrary>, const dmx_augmenter_factory*>> augmenters;
+
+  void load_file(const std::string& path);
+  void load_path(const std::string& path, std::set<std::string>& seen);
+};
+
+namespace {
+
+std::vector<std::string> split_path_list(const std::string& list) {
+  std::vector<std::string> parts;
+  std::stringstream in(list);
+  for (std::string part; std::getline(in, part, ':');)
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+bool looks_like_plugin_file(const fs::path& path) {
+  return fs::is_regular_file(path) && path.extension() == ".so";
+}
+
+PluginInfo describe(const std::string& path, const dmx_plugin_descriptor& d) {
+  PluginInfo info;
+  info.path = path;
+  info.name = d.name;
+  info.version = d.version;
+  info.description = d.description ? d.description : "";
+  info.abi_major = d.abi_version.major;
+  info.abi_minor = d.abi_version.minor;
+  for (uint32_t i = 0; i < d.augmenter_count; ++i) {
+    const auto* f = d.augmenters[i];
+    info.augmenters.push_back({f->name, f->description ? f->description : "",
+                               f->role == DMX_ROLE_SAMPLE_SOURCE ? AugmenterRole::SampleSource
+                                                                 : AugmenterRole::BatchAugmenter});
+  }
+  return info;
+}
+
+DLDevice parse_device(const std::string& device) {
+  if (device == "cpu" || device.empty()) return {kDLCPU, 0};
+  if (device.rfind("cuda", 0) == 0) {
+    int index = 0;
+    if (device.size() > 5 && device[4] == ':') index = std::atoi(device.c_str() + 5);
+    else if (device.size() != 4) throw invalid_argument("unknown device '" + device + "' (cpu, cuda or cuda:N)");
+    return {kDLCUDA, index};
+  }
+  throw invalid_argument("unknown device '" + device + "' (cpu, cuda or cuda:N)");
+}
+
+}  // namespace
+
+void PluginRegistry::Impl::load_file(const std::string& path) {
+  std::shared_ptr<PluginLibrary> library;
+  try {
+    library = PluginLibrary::open(path);
+  } catch (const Error& e) {
+    refused.push_back({path, e.what()});
+    spdlog::warn("plugin {} refused: {}", path, e.what());
+    return;
+  }
+  const auto& d = library->descriptor();
+  for (uint32_t i = 0; i < d.augmenter_count; ++i) {
+    const auto it = augmenters.find(d.augmenters[i]->name);
+    if (it != augmenters.end()) {
+      refused.push_back({path, std::string("augmenter '") + d.augmenters[i]->name + "' is already provided by " +
+                                   it->second.first->path()});
+      return;
+    }
+  }
+  for (uint32_t i = 0; i < d.augmenter_count; ++i) augmenters[d.augmenters[i]->name] = {library, d.augmenters[i]};
+  infos.push_back(describe(path, d));
+  libraries.push_back(std::move(library));
+  spdlog::debug("plugin {} {} loaded from {}", d.name, d.version, path);
+}
+
+void PluginRegistry::Impl::load_path(const std::string& path, std::set<std::string>& seen) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    spdlog::debug("plugin path {} does not exist", path);
+    return;
+  }
+  std::vector<fs::path> files;
+  if (fs::is_directory(path, ec)) {
+    for (const auto& entry : fs::directory_iterator(path, ec))
+      if (looks_like_plugin_file(entry.path())) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());  // a stable order makes "first one wins" predictable
+  } else {
+    files.push_back(path);
+  }
+  for (const auto& file : files) {
+    const std::string canonical = fs::weakly_canonical(file, ec).string();
+    if (seen.insert(canonical).second) load_file(file.string());
+  }
+}
+
+PluginRegistry::PluginRegistry(const RegistryOptions& options) : impl_(std::make_unique<Impl>()) {
+  impl_->search_paths = options.search_paths;
+  if (options.use_environment)
+    if (const char* env = std::getenv("DIFFMIX_PLUGIN_PATH"))
+      for (auto& p : split_path_list(env)) impl_->search_paths.push_back(p);
+  if (options.use_install_dir) impl_->search_paths.push_back(install_plugin_dir());
+  std::set<std::string> seen;
+  for (const auto& path : impl_->search_paths) impl_->load_path(path, seen);
+}
+
+PluginRegistry::~PluginRegistry() = default;
+
+const std::vector<PluginInfo>& PluginRegistry::plugins() const { return impl_->infos; }
+const std::vector<RefusedPlugin>& PluginRegistry::refused() const { return impl_->refused; }
+const std::vector<std::string>& PluginRegistry::search_paths() const { return impl_->search_paths; }
+
+bool PluginRegistry::has_augmenter(const std::string& name) const { return impl_->augmenters.count(name) > 0; }
+
+std::vector<std::string> PluginRegistry::augmenter_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, entry] : impl_->augmenters) names.push_back(name);
+  return names;
+}
+
+std::shared_ptr<BatchAugmenter> PluginRegistry::create_batch_augmenter(const std::string& name,
+                                                                       const config::Table& table,
+                                                                       const AugmenterContext& context) {
+  const auto it = impl_->augmenters.find(name);
+  if (it == impl_->augmenters.end()) {
+    std::string message = table.where("augmenter") + ": no plugin offers augmenter '" + name + "'";
+    if (auto guess = config::nearest_name(name, augmenter_names())) message += "; did you mean '" + *guess + "'?";
+    message += " (run `diffmix plugins` to see what was found and what was refused)";
+    throw config_error(message);
+  }
+  const auto& [library, factory] = it->second;
+  if (factory->role != DMX_ROLE_BATCH_AUGMENTER)
+    throw config_error(table.where("augmenter") + ": '" + name + "' is a sample source, not a batch augmenter");
+  check_against_schema(table, factory->config_schema_json, name);
+
+  const std::string toml_text = table.to_toml();
+  dmx_create_info info{};
+  info.struct_size = sizeof(info);
+  info.instance_name = name.c_str();
+  info.config_toml = toml_text.c_str();
+  info.num_classes = static_cast<int32_t>(context.num_classes);
+  info.seed = context.seed;
+  info.device = parse_device(context.device);
+  info.cache_dir = context.cache_dir.c_str();
+  info.dataset = nullptr;
+  void* instance = nullptr;
+  dmx_error error{};
+  const dmx_status status = factory->create(&info, &instance, &error);
+  if (status != DMX_STATUS_OK || !instance) {
+    error.message[sizeof(error.message) - 1] = '\0';
+    throw Error(status == DMX_STATUS_OK ? ErrorCategory::Plugin : category_of(status),
+                "augmenter '" + name + "' from " + library->path() + " could not be created: " +
+                    (error.message[0] ? error.message : "no reason given"));
+  }
+  return std::make_shared<PluginBatchAugmenter>(library, *factory, instance);
+}
+
+}  // namespace dmx

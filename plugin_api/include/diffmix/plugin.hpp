@@ -1,0 +1,312 @@
+// The C++ way to write a diffmix plugin: one class per augmenter and one export macro.
+//
+//   class CutMix {
+//    public:
+//     static constexpr const char* kName = "cutmix";
+//     static constexpr const char* kDescription = "CutMix: paste a box of another image, mix labels by area";
+//     static constexpr const char* kConfigSchema = R"([{"key":"alpha","type":"float","default":1.0,"min":0}])";
+//     explicit CutMix(const dmx::plugin::Context& context);
+//     dmx::Batch apply(const dmx::Batch& batch, uint64_t step);
+//   };
+//   DMX_PLUGIN("cutmix", "1.0.0", "CutMix batch augmentation", dmx::plugin::batch_augmenter<CutMix>())
+//
+// A sample source derives from nothing either; it provides `void prepare()`, `void synthesize(const std::string&
+// out_dir, int64_t count)` and `std::optional<dmx::plugin::Sample> next()`, and is exported with
+// dmx::plugin::sample_source<T>().
+//
+// Exceptions never cross the ABI: dmx::Error becomes the status of its category, std::bad_alloc becomes
+// DMX_STATUS_OUT_OF_MEMORY, anything else DMX_STATUS_INTERNAL, each with its message.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/DLConvertor.h>
+#include <toml++/toml.h>
+
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <optional>
+#include <string>
+
+#include "diffmix/batch.hpp"
+#include "diffmix/error.hpp"
+#include "diffmix/plugin_api.h"
+
+namespace dmx::plugin {
+
+// ---- tensors across the boundary ------------------------------------------------------------------------------
+
+// A zero-copy view of a borrowed DLPack tensor. Valid only during the call that lent it: clone() to keep it.
+inline at::Tensor view_dlpack(const DLManagedTensor* managed) {
+  if (!managed) throw invalid_argument("a tensor argument is NULL");
+  const DLTensor& t = managed->dl_tensor;
+  std::vector<int64_t> sizes(t.shape, t.shape + t.ndim);
+  auto options = at::TensorOptions().dtype(at::toScalarType(t.dtype));
+  if (t.device.device_type == kDLCUDA) options = options.device(at::kCUDA, static_cast<int16_t>(t.device.device_id));
+  void* data = static_cast<char*>(t.data) + t.byte_offset;
+  if (t.strides) {
+    std::vector<int64_t> strides(t.strides, t.strides + t.ndim);
+    return at::from_blob(data, sizes, strides, [](void*) {}, options);
+  }
+  return at::from_blob(data, sizes, [](void*) {}, options);
+}
+
+// Hands a tensor to the other side; the receiver calls the DLPack deleter.
+inline DLManagedTensor* export_dlpack(const at::Tensor& tensor) { return at::toDLPack(tensor.contiguous()); }
+
+// ---- errors ---------------------------------------------------------------------------------------------------
+
+inline dmx_status status_of(ErrorCategory category) {
+  switch (category) {
+    case ErrorCategory::InvalidArgument: return DMX_STATUS_INVALID_ARGUMENT;
+    case ErrorCategory::NotFound: return DMX_STATUS_NOT_FOUND;
+    case ErrorCategory::Io: return DMX_STATUS_IO;
+    case ErrorCategory::Format: return DMX_STATUS_FORMAT;
+    case ErrorCategory::Config: return DMX_STATUS_CONFIG;
+    case ErrorCategory::Shape: return DMX_STATUS_SHAPE;
+    case ErrorCategory::Unsupported: return DMX_STATUS_UNSUPPORTED;
+    case ErrorCategory::Cancelled: return DMX_STATUS_CANCELLED;
+    case ErrorCategory::Plugin:
+    case ErrorCategory::Internal: return DMX_STATUS_INTERNAL;
+  }
+  return DMX_STATUS_INTERNAL;
+}
+
+inline void write_message(dmx_error* error, const char* message) {
+  if (!error) return;
+  std::snprintf(error->message, sizeof(error->message), "%s", message);
+}
+
+// Runs `body`, converting any exception into a status and a message.
+template <typename Body>
+dmx_status guarded(dmx_error* error, Body&& body) noexcept {
+  try {
+    body();
+    return DMX_STATUS_OK;
+  } catch (const Error& e) {
+    write_message(error, e.what());
+    return status_of(e.category());
+  } catch (const std::bad_alloc&) {
+    write_message(error, "out of memory");
+    return DMX_STATUS_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    write_message(error, e.what());
+    return DMX_STATUS_INTERNAL;
+  } catch (...) {
+    write_message(error, "unknown exception");
+    return DMX_STATUS_INTERNAL;
+  }
+}
+
+// ---- host services --------------------------------------------------------------------------------------------
+
+namespace detail {
+inline const dmx_host*& host_slot() {
+  static const dmx_host* host = nullptr;
+  return host;
+}
+}  // namespace detail
+
+// The augmenter's TOML table. The host has already checked it against kConfigSchema, so a wrong type here means
+// the plugin is used by a host that does not validate; it is still reported, never guessed.
+class Config {
+ public:
+  Config(const char* toml_text, std::string owner) : owner_(std::move(owner)) {
+    try {
+      table_ = toml::parse(toml_text ? toml_text : "");
+    } catch (const toml::parse_error& e) {
+      throw config_error(owner_ + ": cannot parse configuration: " + std::string(e.description()));
+    }
+  }
+
+  double number(const char* key, double fallback) const {
+    const auto* node = table_.get(key);
+    if (!node) return fallback;
+    if (auto v = node->value<double>()) return *v;
+    throw config_error(owner_ + ": key '" + key + "' must be a number");
+  }
+  int64_t integer(const char* key, int64_t fallback) const {
+    const auto* node = table_.get(key);
+    if (!node) return fallback;
+    if (auto v = node->value_exact<int64_t>()) return *v;
+    throw config_error(owner_ + ": key '" + key + "' must be an integer");
+  }
+  bool boolean(const char* key, bool fallback) const {
+    const auto* node = table_.get(key);
+    if (!node) return fallback;
+    if (auto v = node->value_exact<bool>()) return *v;
+    throw config_error(owner_ + ": key '" + key + "' must be true or false");
+  }
+  std::string string(const char* key, const std::string& fallback) const {
+    const auto* node = table_.get(key);
+    if (!node) return fallback;
+    if (auto v = node->value_exact<std::string>()) return *v;
+    throw config_error(owner_ + ": key '" + key + "' must be a string");
+  }
+  const toml::table& table() const { return table_; }
+
+ private:
+  std::string owner_;
+  toml::table table_;
+};
+
+// What an augmenter instance is created with, plus the host's logging, progress and cancellation.
+class Context {
+ public:
+  explicit Context(const dmx_create_info& info)
+      : info_(info), name_(info.instance_name ? info.instance_name : ""), config_(info.config_toml, name_) {}
+
+  const std::string& name() const { return name_; }
+  const Config& config() const { return config_; }
+  int32_t num_classes() const { return info_.num_classes; }
+  uint64_t seed() const { return info_.seed; }
+  at::Device device() const {
+    return info_.device.device_type == kDLCUDA ? at::Device(at::kCUDA, static_cast<int16_t>(info_.device.device_id))
+                                               : at::Device(at::kCPU);
+  }
+  std::string cache_dir() const { return info_.cache_dir ? info_.cache_dir : ""; }
+  const dmx_dataset_view* dataset() const { return info_.dataset; }
+
+  void log(dmx_log_level level, const std::string& message) const {
+    const dmx_host* host = detail::host_slot();
+    if (host && host->log) host->log(host->host_data, level, name_.c_str(), message.c_str());
+  }
+  void progress(const char* task, uint64_t done, uint64_t total) const {
+    const dmx_host* host = detail::host_slot();
+    if (host && host->progress) host->progress(host->host_data, task, done, total);
+  }
+  bool cancelled() const {
+    const dmx_host* host = detail::host_slot();
+    return host && host->is_cancelled && host->is_cancelled(host->host_data) != 0;
+  }
+
+ private:
+  dmx_create_info info_;
+  std::string name_;
+  Config config_;
+};
+
+// One synthetic sample produced by a sample source.
+struct Sample {
+  at::Tensor image;       // uint8 H×W×C
+  at::Tensor soft_label;  // float K
+  int32_t source_class = -1;
+  int32_t target_class = 0;
+  float strength = 1.0f;
+  uint64_t seed = 0;
+};
+
+// ---- factories ------------------------------------------------------------------------------------------------
+
+namespace detail {
+
+template <typename T>
+dmx_status create(const dmx_create_info* info, void** instance, dmx_error* error) {
+  return guarded(error, [&] {
+    if (!info || !instance) throw invalid_argument("create: NULL argument");
+    *instance = new T(Context(*info));
+  });
+}
+
+template <typename T>
+void destroy(void* instance) {
+  delete static_cast<T*>(instance);
+}
+
+template <typename T>
+dmx_status apply_batch(void* instance, const dmx_batch* in, uint64_t step, dmx_batch* out, dmx_error* error) {
+  return guarded(error, [&] {
+    if (!in || !out) throw invalid_argument("apply: NULL batch");
+    const Batch input{view_dlpack(in->images), view_dlpack(in->labels)};
+    Batch result = static_cast<T*>(instance)->apply(input, step);
+    out->images = export_dlpack(result.images);
+    out->labels = export_dlpack(result.labels);
+  });
+}
+
+template <typename T>
+dmx_status prepare(void* instance, dmx_error* error) {
+  return guarded(error, [&] { static_cast<T*>(instance)->prepare(); });
+}
+
+template <typename T>
+dmx_status synthesize(void* instance, const char* out_dir, int64_t count, dmx_error* error) {
+  return guarded(error, [&] { static_cast<T*>(instance)->synthesize(out_dir ? out_dir : "", count); });
+}
+
+template <typename T>
+dmx_status next_sample(void* instance, dmx_sample* out, dmx_error* error) {
+  dmx_status exhausted = DMX_STATUS_OK;
+  const dmx_status status = guarded(error, [&] {
+    if (!out) throw invalid_argument("next: NULL sample");
+    std::optional<Sample> sample = static_cast<T*>(instance)->next();
+    if (!sample) {
+      exhausted = DMX_STATUS_EXHAUSTED;
+      return;
+    }
+    out->struct_size = sizeof(dmx_sample);
+    out->image = export_dlpack(sample->image);
+    out->soft_label = export_dlpack(sample->soft_label);
+    out->source_class = sample->source_class;
+    out->target_class = sample->target_class;
+    out->strength = sample->strength;
+    out->seed = sample->seed;
+  });
+  return status == DMX_STATUS_OK ? exhausted : status;
+}
+
+}  // namespace detail
+
+template <typename T>
+const dmx_augmenter_factory* batch_augmenter() {
+  static const dmx_batch_augmenter_api api{sizeof(dmx_batch_augmenter_api), &detail::apply_batch<T>};
+  static const dmx_augmenter_factory factory{sizeof(dmx_augmenter_factory), T::kName, T::kDescription,
+                                             DMX_ROLE_BATCH_AUGMENTER, T::kConfigSchema, &detail::create<T>,
+                                             &detail::destroy<T>, &api, nullptr};
+  return &factory;
+}
+
+template <typename T>
+const dmx_augmenter_factory* sample_source() {
+  static const dmx_sample_source_api api{sizeof(dmx_sample_source_api), &detail::prepare<T>, &detail::synthesize<T>,
+                                         &detail::next_sample<T>};
+  static const dmx_augmenter_factory factory{sizeof(dmx_augmenter_factory), T::kName, T::kDescription,
+                                             DMX_ROLE_SAMPLE_SOURCE, T::kConfigSchema, &detail::create<T>,
+                                             &detail::destroy<T>, nullptr, &api};
+  return &factory;
+}
+
+// Checks the host's ABI version and fills the descriptor; what DMX_PLUGIN's entry function does.
+inline const dmx_plugin_descriptor* describe(const dmx_host* host, dmx_error* error, dmx_plugin_descriptor* descriptor) {
+  if (!host || host->struct_size < sizeof(dmx_host)) {
+    write_message(error, "host services table is missing or too small");
+    return nullptr;
+  }
+  if (host->abi_version.major != DMX_ABI_VERSION_MAJOR) {
+    char message[160];
+    std::snprintf(message, sizeof(message), "plugin built for ABI %u.%u, host offers %u.%u", DMX_ABI_VERSION_MAJOR,
+                  DMX_ABI_VERSION_MINOR, host->abi_version.major, host->abi_version.minor);
+    write_message(error, message);
+    return nullptr;
+  }
+  detail::host_slot() = host;
+  return descriptor;
+}
+
+}  // namespace dmx::plugin
+
+// Exports the plugin's one symbol. The trailing arguments are the factories of the augmenters it offers.
+#define DMX_PLUGIN(NAME, VERSION, DESCRIPTION, ...)                                                              \
+  extern "C" DMX_PLUGIN_EXPORT const dmx_plugin_descriptor* dmx_plugin_entry(const dmx_host* host,               \
+                                                                              dmx_error* error) {                \
+    static const dmx_augmenter_factory* const factories[] = {__VA_ARGS__};                                      \
+    static dmx_plugin_descriptor descriptor{sizeof(dmx_plugin_descriptor),                                       \
+                                           {DMX_ABI_VERSION_MAJOR, DMX_ABI_VERSION_MINOR},                       \
+                                           NAME,                                                                 \
+                                           VERSION,                                                              \
+                                           DESCRIPTION,                                                          \
+                                           static_cast<uint32_t>(sizeof(factories) / sizeof(factories[0])),      \
+                                           factories,                                                            \
+                                           nullptr};                                                             \
+    return ::dmx::plugin::describe(host, error, &descriptor);                                                    \
+  }
