@@ -27,24 +27,6 @@ struct Range {
   double max = std::numeric_limits<double>::infinity();
 };
 
-class Table;
-
-// A parsed TOML file (or string). Owns the tree that Tables point into.
-class Document {
- public:
-  static Document parse_file(const std::string& path);
-  static Document parse_string(std::string_view text, const std::string& source_name);
-
-  // The whole file as a Table; call finish() on it when every section has been read.
-  Table root() const;
-  const std::string& source() const;
-  const toml::table& tree() const;
-
- private:
-  struct State;
-  std::shared_ptr<State> state_;
-};
-
 class Table {
  public:
   // `path` is the dotted name used in messages ("train", "augment[1]"); empty for the root.
@@ -92,6 +74,25 @@ class Table {
   const toml::node* find(std::string_view key) const;
   const toml::node& require(std::string_view key) const;
   [[noreturn]] void fail(std::string_view key, const std::string& message) const;
+};
+
+// A parsed TOML file (or string). Owns the tree that Tables point into.
+class Document {
+ public:
+  static Document parse_file(const std::string& path);
+  static Document parse_string(std::string_view text, const std::string& source_name);
+
+  // The whole file as a Table; every call returns the same table, so keys read through one root() count for
+  // finish() on another. Call finish() when every section has been read.
+  Table root() const;
+  const std::string& source() const;
+  const toml::table& tree() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+  std::shared_ptr<Table::State> root_;
+  static std::shared_ptr<Table::State> make_root(const std::shared_ptr<State>& state);
 };
 
 // The candidate closest to `word` by edit distance, when it is close enough to be a likely misspelling.

@@ -28,6 +28,7 @@ Document Document::parse_string(std::string_view text, const std::string& source
   } catch (const toml::parse_error& e) {
     throw config_error(describe_parse_error(e, source_name));
   }
+  doc.root_ = make_root(doc.state_);
   return doc;
 }
 

@@ -268,13 +268,15 @@ std::string Table::to_toml() const {
 
 namespace dmx::config {
 
-// Defined here because it needs Table's state: the root table shares ownership of the document.
-Table Document::root() const {
-  auto state = std::make_shared<Table::State>();
-  state->table = &state_->tree;
-  state->source = state_->source;
-  state->owner = state_;
-  return Table(std::move(state));
+// Defined here because they need Table's state: the root table shares ownership of the document.
+Table Document::root() const { return Table(root_); }
+
+std::shared_ptr<Table::State> Document::make_root(const std::shared_ptr<State>& state) {
+  auto root = std::make_shared<Table::State>();
+  root->table = &state->tree;
+  root->source = state->source;
+  root->owner = state;
+  return root;
 }
 
 }  // namespace dmx::config
