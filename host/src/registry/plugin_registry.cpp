@@ -1,5 +1,6 @@
 #include "diffmix/registry.hpp"
 
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -20,7 +21,17 @@ namespace fs = std::filesystem;
 
 namespace dmx {
 
-std::string install_plugin_dir() { return DIFFMIX_INSTALL_PLUGIN_DIR; }
+// <libdir>/diffmix/plugins beside wherever this libdiffmix.so was loaded from, so an installed tree can be moved;
+// the configured install prefix when the location cannot be found.
+std::string install_plugin_dir() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&install_plugin_dir), &info) && info.dli_fname) {
+    const auto candidate = fs::path(info.dli_fname).parent_path() / "diffmix" / "plugins";
+    std::error_code ec;
+    if (fs::is_directory(candidate, ec)) return candidate.string();
+  }
+  return DIFFMIX_INSTALL_PLUGIN_DIR;
+}
 
 struct PluginRegistry::Impl {
   std::vector<std::string> search_paths;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the build tree into a scratch prefix, builds docs/example_trainer against it and runs it with nothing but
+# the installed package: no build-tree plugin path, so the installed plugins must be found on their own.
+set -euo pipefail
+build_dir=$1
+source_dir=$2
+prefix=$build_dir/install-test/prefix
+example_build=$build_dir/install-test/example
+
+rm -rf "$build_dir/install-test"
+cmake --install "$build_dir" --prefix "$prefix" > /dev/null
+launcher=()
+if command -v ccache > /dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+cmake -S "$source_dir/docs/example_trainer" -B "$example_build" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" > /dev/null
+cmake --build "$example_build" > /dev/null
+env -u DIFFMIX_PLUGIN_PATH LD_LIBRARY_PATH="$prefix/lib:${LD_LIBRARY_PATH:-}" "$example_build/example_trainer"
