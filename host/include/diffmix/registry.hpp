@@ -3,7 +3,8 @@
 // Plugins are searched in (1) the folders given by the caller (the config's `plugins.path`), (2) the folders in
 // $DIFFMIX_PLUGIN_PATH (colon-separated), (3) the install directory. A file that is not a plugin, lacks the entry
 // symbol, has another ABI major version or whose entry fails is refused with the file and the reason; the other
-// plugins still load. A plugin library stays loaded while any augmenter made by it lives.
+// plugins still load. A plugin library stays loaded while any augmenter made by it lives. The "install directory"
+// is found beside libdiffmix.so (<libdir>/diffmix/plugins, or <build>/plugins in a build tree).
 #pragma once
 
 #include <cstdint>

@@ -1,14 +1,14 @@
 #include "plugin_batch_augmenter.hpp"
 
-#include <ATen/DLConvertor.h>
 
+#include "diffmix/dlpack.hpp"
 #include "diffmix/error.hpp"
 #include "host_services.hpp"
 
 namespace dmx {
 namespace {
 
-// Owns a DLManagedTensor until it is handed to at::fromDLPack or released.
+// Owns a DLManagedTensor until it is imported or released.
 struct ManagedTensor {
   DLManagedTensor* tensor = nullptr;
   ~ManagedTensor() {
@@ -27,8 +27,8 @@ PluginBatchAugmenter::~PluginBatchAugmenter() { factory_.destroy(instance_); }
 
 Batch PluginBatchAugmenter::apply(const Batch& batch, uint64_t step) {
   // The input is lent: these DLPack views share memory with `batch`, which outlives the call.
-  ManagedTensor images{at::toDLPack(batch.images.contiguous())};
-  ManagedTensor labels{at::toDLPack(batch.labels.contiguous())};
+  ManagedTensor images{dlpack::export_tensor(batch.images.contiguous())};
+  ManagedTensor labels{dlpack::export_tensor(batch.labels.contiguous())};
   dmx_batch in{images.tensor, labels.tensor};
   dmx_batch out{nullptr, nullptr};
   dmx_error error{};
@@ -40,7 +40,7 @@ Batch PluginBatchAugmenter::apply(const Batch& batch, uint64_t step) {
   }
   if (!out.images || !out.labels)
     throw plugin_error("augmenter '" + name_ + "' (" + library_->path() + ") returned no tensors");
-  return Batch{at::fromDLPack(out_images.release()), at::fromDLPack(out_labels.release())};
+  return Batch{dlpack::import_tensor(out_images.release()), dlpack::import_tensor(out_labels.release())};
 }
 
 }  // namespace dmx

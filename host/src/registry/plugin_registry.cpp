@@ -22,13 +22,16 @@ namespace fs = std::filesystem;
 namespace dmx {
 
 // <libdir>/diffmix/plugins beside wherever this libdiffmix.so was loaded from, so an installed tree can be moved;
-// the configured install prefix when the location cannot be found.
+// in a build tree (build/host/libdiffmix.so) the plugins are in build/plugins. The configured install prefix
+// when neither exists.
 std::string install_plugin_dir() {
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&install_plugin_dir), &info) && info.dli_fname) {
-    const auto candidate = fs::path(info.dli_fname).parent_path() / "diffmix" / "plugins";
-    std::error_code ec;
-    if (fs::is_directory(candidate, ec)) return candidate.string();
+    const auto library_dir = fs::path(info.dli_fname).parent_path();
+    for (const auto& candidate : {library_dir / "diffmix" / "plugins", library_dir.parent_path() / "plugins"}) {
+      std::error_code ec;
+      if (fs::is_directory(candidate, ec)) return candidate.string();
+    }
   }
   return DIFFMIX_INSTALL_PLUGIN_DIR;
 }

@@ -19,7 +19,6 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <ATen/DLConvertor.h>
 #include <toml++/toml.h>
 
 #include <cstdio>
@@ -29,6 +28,7 @@
 #include <string>
 
 #include "diffmix/batch.hpp"
+#include "diffmix/dlpack.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/plugin_api.h"
 
@@ -37,22 +37,10 @@ namespace dmx::plugin {
 // ---- tensors across the boundary ------------------------------------------------------------------------------
 
 // A zero-copy view of a borrowed DLPack tensor. Valid only during the call that lent it: clone() to keep it.
-inline at::Tensor view_dlpack(const DLManagedTensor* managed) {
-  if (!managed) throw invalid_argument("a tensor argument is NULL");
-  const DLTensor& t = managed->dl_tensor;
-  std::vector<int64_t> sizes(t.shape, t.shape + t.ndim);
-  auto options = at::TensorOptions().dtype(at::toScalarType(t.dtype));
-  if (t.device.device_type == kDLCUDA) options = options.device(at::kCUDA, static_cast<int16_t>(t.device.device_id));
-  void* data = static_cast<char*>(t.data) + t.byte_offset;
-  if (t.strides) {
-    std::vector<int64_t> strides(t.strides, t.strides + t.ndim);
-    return at::from_blob(data, sizes, strides, [](void*) {}, options);
-  }
-  return at::from_blob(data, sizes, [](void*) {}, options);
-}
+inline at::Tensor view_dlpack(const DLManagedTensor* managed) { return dlpack::view_tensor(managed); }
 
 // Hands a tensor to the other side; the receiver calls the DLPack deleter.
-inline DLManagedTensor* export_dlpack(const at::Tensor& tensor) { return at::toDLPack(tensor.contiguous()); }
+inline DLManagedTensor* export_dlpack(const at::Tensor& tensor) { return dlpack::export_tensor(tensor); }
 
 // ---- errors ---------------------------------------------------------------------------------------------------
 

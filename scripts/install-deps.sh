@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs every build and run dependency of diffmix from Debian 12's own packages. Safe to run again.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev libopenblas0-openmp   # LibTorch 1.13 (CPU); OpenBLAS: the reference BLAS is ~30x slower
+  libboost-dev libboost-filesystem-dev libtomlplusplus-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
+  libdlpack-dev zlib1g-dev libpng-dev libjpeg-dev libturbojpeg0-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  dataset-fashion-mnist              # the real dataset of the embedded default run
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
