@@ -1,5 +1,4 @@
 # Helpers every CMakeLists.txt in the tree uses.
-include(GoogleTest OPTIONAL)
 
 # One precompiled header with ATen and the autograd-aware tensor types. Including <torch/torch.h> costs ~15 s per
 # translation unit here; with this header most files compile in 2-3 s. Files that need torch::nn or torch::optim
@@ -21,7 +20,7 @@ function(dmx_use_torch target)
 endfunction()
 
 # dmx_add_plugin(<name> SOURCES ... [LIBS ...] [TEST_ONLY]): a plugin shared library that exports only its entry
-# symbol. TEST_ONLY plugins (deliberately broken ones, say) go to tests/plugins and are never installed.
+# symbol. TEST_ONLY plugins (deliberately broken ones, say) go to <build>/test-plugins and are never installed.
 function(dmx_add_plugin name)
   cmake_parse_arguments(ARG "TEST_ONLY" "" "SOURCES;LIBS" ${ARGN})
   add_library(${name} MODULE ${ARG_SOURCES})
@@ -34,7 +33,7 @@ function(dmx_add_plugin name)
     LIBRARY_OUTPUT_DIRECTORY ${DIFFMIX_PLUGIN_BUILD_DIR}
     INSTALL_RPATH "$ORIGIN/../..")
   if(ARG_TEST_ONLY)
-    set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests/plugins)
+    set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/test-plugins)
   endif()
   # Undefined symbols are a link error, not a load-time surprise.
   target_link_options(${name} PRIVATE "LINKER:-z,defs"
@@ -44,14 +43,20 @@ function(dmx_add_plugin name)
   endif()
 endfunction()
 
-# dmx_add_test(<name> SOURCES ... [LIBS ...] [LABELS ...]): a GoogleTest program registered with CTest.
+# dmx_add_test(<name> SOURCES ... [LIBS ...] [LABELS ...]): a GoogleTest program registered with CTest as one test.
+# One test per program, not per case: every process pays ~1-2 s to load LibTorch, which would dominate the suite.
+# Run a single case with `build/tests/<area>/<name> --gtest_filter=...`.
+set(DIFFMIX_TEST_ENVIRONMENT
+  "DIFFMIX_PLUGIN_PATH=${DIFFMIX_PLUGIN_BUILD_DIR}"
+  "DIFFMIX_TEST_PLUGIN_DIR=${PROJECT_BINARY_DIR}/test-plugins"
+  "DIFFMIX_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+  "DIFFMIX_BUILD_DIR=${PROJECT_BINARY_DIR}")
 function(dmx_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE GTest::gtest GTest::gtest_main ${ARG_LIBS})
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${ARG_LABELS}"
-    ENVIRONMENT "DIFFMIX_PLUGIN_PATH=${DIFFMIX_PLUGIN_BUILD_DIR};DIFFMIX_TEST_PLUGIN_DIR=${PROJECT_BINARY_DIR}/tests/plugins;DIFFMIX_SOURCE_DIR=${PROJECT_SOURCE_DIR};DIFFMIX_BUILD_DIR=${PROJECT_BINARY_DIR}")
+  add_test(NAME ${name} COMMAND ${name} --gtest_brief=1)
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" ENVIRONMENT "${DIFFMIX_TEST_ENVIRONMENT}")
 endfunction()
 
 # dmx_add_subdirectories(<dir>...): add each listed folder that exists; areas of the tree are grown independently.

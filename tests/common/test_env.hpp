@@ -14,7 +14,7 @@ inline std::string env_or(const char* name, const std::string& fallback) {
 inline std::string build_dir() { return env_or("DIFFMIX_BUILD_DIR", "."); }
 inline std::string source_dir() { return env_or("DIFFMIX_SOURCE_DIR", ".."); }
 inline std::string plugin_dir() { return env_or("DIFFMIX_PLUGIN_PATH", build_dir() + "/plugins"); }
-inline std::string test_plugin_dir() { return env_or("DIFFMIX_TEST_PLUGIN_DIR", build_dir() + "/tests/plugins"); }
+inline std::string test_plugin_dir() { return env_or("DIFFMIX_TEST_PLUGIN_DIR", build_dir() + "/test-plugins"); }
 inline std::string cli_path() { return build_dir() + "/bin/diffmix"; }
 
 }  // namespace dmx::test

@@ -16,7 +16,8 @@ class Progress {
 
   // Adds `n` units done; `note` (e.g. "loss 0.412") is shown after the counts.
   void advance(uint64_t n = 1, const std::string& note = "");
-  // Sets the absolute count (for work resumed part-way or reported by a plugin).
+  // Sets the absolute count (for work resumed part-way or reported by a plugin). The first call marks where this
+  // run started.
   void set(uint64_t done, const std::string& note = "");
   void finish(const std::string& note = "");
 
@@ -27,6 +28,7 @@ class Progress {
 
  private:
   using Clock = std::chrono::steady_clock;
+  void start(uint64_t done);
   void maybe_report(const std::string& note);
 
   std::string task_;

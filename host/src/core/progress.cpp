@@ -19,17 +19,23 @@ std::string format_duration(double seconds) {
 Progress::Progress(std::string task, uint64_t total, std::string unit, double interval_seconds)
     : task_(std::move(task)), unit_(std::move(unit)), total_(total), interval_(interval_seconds) {}
 
-void Progress::advance(uint64_t n, const std::string& note) { set(done_ + n, note); }
+void Progress::advance(uint64_t n, const std::string& note) {
+  if (!started_) start(done_);
+  set(done_ + n, note);
+}
 
 void Progress::set(uint64_t done, const std::string& note) {
-  if (!started_) {
-    // Work resumed part-way starts counting its rate from where it resumed, so the ETA is honest.
-    started_ = true;
-    start_ = last_report_ = Clock::now();
-    start_count_ = done_;
-  }
+  // The first absolute count is where resumed work picks up: the rate counts only what this run does, so the ETA
+  // is honest.
+  if (!started_) start(done);
   done_ = done;
   maybe_report(note);
+}
+
+void Progress::start(uint64_t done) {
+  started_ = true;
+  start_ = last_report_ = Clock::now();
+  start_count_ = done;
 }
 
 double Progress::rate() const {
