@@ -7,6 +7,7 @@ find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(dlpack REQUIRED)
 find_package(CLI11 REQUIRED)
+find_package(ICU REQUIRED COMPONENTS uc)  # Unicode lower-casing and NFC for the CLIP tokenizer
 find_package(ZLIB REQUIRED)
 find_package(PNG REQUIRED)
 find_package(JPEG REQUIRED)

@@ -8,5 +8,9 @@ class App;
 namespace dmx::cli {
 
 void add_plugins_command(CLI::App& app);
+void add_sd_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
+void add_finetune_command(CLI::App& app);
 
 }  // namespace dmx::cli

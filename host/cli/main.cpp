@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default: $SPDLOG_LEVEL or info)");
   app.parse_complete_callback([&log_level] { dmx::log::setup(log_level); });
   dmx::cli::add_plugins_command(app);
+  dmx::cli::add_sd_command(app);
+  dmx::cli::add_train_command(app);
+  dmx::cli::add_compare_command(app);
+  dmx::cli::add_finetune_command(app);
   dmx::install_cancel_signal_handlers();
   try {
     app.parse(argc, argv);

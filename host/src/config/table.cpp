@@ -259,8 +259,11 @@ void Table::finish() const {
 }
 
 std::string Table::to_toml() const {
+  // An inline table (`augment = [{ augmenter = "cutmix" }]`) would print as `{ ... }`, which is not a TOML document.
+  toml::table document = *state_->table;
+  document.is_inline(false);
   std::ostringstream out;
-  out << toml::toml_formatter(*state_->table);
+  out << toml::toml_formatter(document);
   return out.str();
 }
 

@@ -1,0 +1,49 @@
+// `diffmix finetune CONFIG`: fine-tunes Stable Diffusion (textual inversion, LoRA or both) on a dataset. Interrupt
+// with Ctrl-C; running the same command again resumes from the last checkpoint.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.hpp"
+#include "diffmix/config.hpp"
+#include "diffmix/sd_finetune/finetuner.hpp"
+
+namespace dmx::cli {
+namespace {
+
+struct FinetuneOptions {
+  std::string config_path;
+  std::string output;
+  bool fresh = false;
+};
+
+void run_finetune_command(const FinetuneOptions& options) {
+  const auto document = config::Document::parse_file(options.config_path);
+  const auto root = document.root();
+  auto config = finetune::read_finetune_config(root);
+  root.finish();
+  if (!options.output.empty()) config.output_dir = options.output;
+
+  finetune::FinetuneRunOptions run_options;
+  run_options.resume = !options.fresh;
+  const auto result = finetune::run_finetune(config, run_options);
+  std::printf("fine-tuned %s for %lld steps (resumed from %lld), last loss %.4f, %.2f steps/s\n",
+              finetune::to_string(config.train.strategy).c_str(), static_cast<long long>(result.steps),
+              static_cast<long long>(result.resumed_from), result.last_loss, result.steps_per_second);
+  std::printf("LoRA, embeddings and %s in %s\n", finetune::kManifestFile, result.output_dir.c_str());
+}
+
+}  // namespace
+
+void add_finetune_command(CLI::App& app) {
+  auto options = std::make_shared<FinetuneOptions>();
+  auto* cmd = app.add_subcommand("finetune", "Fine-tune Stable Diffusion on a dataset (resumes an interrupted run)");
+  cmd->add_option("config", options->config_path, "TOML config ([data], [model], [finetune])")->required();
+  cmd->add_option("--output", options->output, "Output folder (overrides the config's `output`)");
+  cmd->add_flag("--fresh", options->fresh, "Ignore an existing checkpoint and start over");
+  cmd->callback([options] { run_finetune_command(*options); });
+}
+
+}  // namespace dmx::cli

@@ -1,0 +1,125 @@
+// `diffmix train` and `diffmix compare` as a user runs them: exit codes, the files they write, the printed table.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+
+#include "common/test_env.hpp"
+#include "diffmix/data/datasets.hpp"
+#include "diffmix/io/image.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Command {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Command run(const std::string& arguments) {
+  const std::string line = dmx::test::cli_path() + " " + arguments + " 2>&1";
+  Command result;
+  FILE* pipe = ::popen(line.c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string fresh_folder(const std::string& name) {
+  const auto folder = fs::temp_directory_path() / ("dmx_cli_test_" + std::to_string(::getpid())) / name;
+  fs::remove_all(folder);
+  fs::create_directories(folder);
+  return folder.string();
+}
+
+void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+std::string tiny_config(const std::string& output) {
+  return "output = \"" + output + "\"\n"
+         "[data]\nshots = 5\ntest_per_class = 5\ncrop_padding = 2\nmean = [0.286]\nstd = [0.353]\n"
+         "[train]\nepochs = 1\nbatch_size = 10\nlr = 0.05\nthreads = 1\n";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(std::string(dmx::data::kFashionMnistDefaultRoot) + "/train-images-idx3-ubyte.gz"))
+      GTEST_SKIP() << "Fashion-MNIST is not installed (apt install dataset-fashion-mnist)";
+    ASSERT_TRUE(fs::exists(dmx::test::cli_path())) << dmx::test::cli_path();
+  }
+};
+
+TEST_F(CliTest, TrainWritesMetricsCheckpointAndWeights) {
+  const std::string folder = fresh_folder("train");
+  write(folder + "/tiny.toml", tiny_config(folder + "/run"));
+  const Command command = run("train " + folder + "/tiny.toml");
+  ASSERT_EQ(command.exit_code, 0) << command.output;
+  EXPECT_NE(command.output.find("test top-1"), std::string::npos) << command.output;
+
+  const auto metrics = lines_of(folder + "/run/metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 1u);
+  for (const char* key : {"\"epoch\":1", "\"train_loss\"", "\"test_top1\"", "\"lr\"", "\"images_per_s\"", "Sneaker"})
+    EXPECT_NE(metrics[0].find(key), std::string::npos) << key << " in " << metrics[0];
+  EXPECT_TRUE(fs::exists(folder + "/run/checkpoint.safetensors"));
+  EXPECT_TRUE(fs::exists(folder + "/run/model.safetensors"));
+
+  // Running it again finds the finished run and does not train again.
+  const Command again = run("train " + folder + "/tiny.toml");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(lines_of(folder + "/run/metrics.jsonl").size(), 1u);
+}
+
+TEST_F(CliTest, AMisspelledKeyIsAConfigErrorWithASuggestion) {
+  const std::string folder = fresh_folder("typo");
+  write(folder + "/typo.toml", tiny_config(folder + "/run") + "batch_sise = 3\n");
+  const Command command = run("train " + folder + "/typo.toml");
+  EXPECT_EQ(command.exit_code, 78) << command.output;
+  EXPECT_NE(command.output.find("batch_size"), std::string::npos) << command.output;
+}
+
+TEST_F(CliTest, CompareTabulatesSetupsAndWritesReport) {
+  const std::string folder = fresh_folder("compare");
+  write(folder + "/compare.toml", tiny_config(folder + "/out") +
+                                      "[compare]\nseeds = [0, 1]\n"
+                                      "[[compare.setup]]\nname = \"none\"\n"
+                                      "[[compare.setup]]\nname = \"cutmix\"\n"
+                                      "augment = [{ augmenter = \"cutmix\", alpha = 1.0, prob = 0.5 }]\n");
+  const Command command = run("compare " + folder + "/compare.toml");
+  ASSERT_EQ(command.exit_code, 0) << command.output;
+  EXPECT_NE(command.output.find("cutmix"), std::string::npos) << command.output;
+  EXPECT_NE(command.output.find("±"), std::string::npos) << command.output;
+
+  const auto results = lines_of(folder + "/out/results.csv");
+  ASSERT_EQ(results.size(), 5u);  // header + 2 set-ups × 2 seeds
+  EXPECT_EQ(results[0].rfind("setup,seed,top1", 0), 0u);
+  EXPECT_EQ(lines_of(folder + "/out/summary.csv").size(), 3u);
+  const at::Tensor chart = dmx::io::read_image(folder + "/out/accuracy.png");
+  EXPECT_EQ(chart.size(2), 3);
+  EXPECT_GT(chart.size(1), 100);
+  EXPECT_TRUE(fs::exists(folder + "/out/curves.png"));
+  std::stringstream html;
+  html << std::ifstream(folder + "/out/report.html").rdbuf();
+  EXPECT_NE(html.str().find("accuracy.png"), std::string::npos);
+  EXPECT_NE(html.str().find("Ankle boot"), std::string::npos);
+  EXPECT_TRUE(fs::exists(folder + "/out/cutmix/seed-1/model.safetensors"));
+}
+
+}  // namespace

@@ -1,0 +1,134 @@
+// Loss, label smoothing, learning-rate schedule, optimizer and accuracy: the numbers the trainer relies on.
+#include <gtest/gtest.h>
+#include <torch/optim/sgd.h>
+
+#include <cmath>
+
+#include "diffmix/classifier/accuracy.hpp"
+#include "diffmix/classifier/loss.hpp"
+#include "diffmix/classifier/lr_schedule.hpp"
+#include "diffmix/classifier/sgd.hpp"
+#include "diffmix/error.hpp"
+
+namespace dmx::classifier {
+namespace {
+
+double relative_error(const at::Tensor& a, const at::Tensor& b) {
+  return (a - b).abs().max().item<double>() / std::max(b.abs().max().item<double>(), 1e-30);
+}
+
+TEST(LabelSmoothing, ConfidenceNineTenthsGivesTheKnownRows) {
+  const at::Tensor labels = at::tensor({0.f, 1.f, 0.f, 0.f}).reshape({1, 4});
+  const at::Tensor smoothed = smooth_labels(labels, 0.9);
+  // 0.9·y + 0.1/4
+  EXPECT_NEAR(smoothed[0][1].item<double>(), 0.925, 1e-6);
+  EXPECT_NEAR(smoothed[0][0].item<double>(), 0.025, 1e-6);
+  EXPECT_NEAR(smoothed.sum().item<double>(), 1.0, 1e-6);
+  EXPECT_TRUE(at::equal(smooth_labels(labels, 1.0), labels));
+  EXPECT_THROW(smooth_labels(labels, 0.0), Error);
+}
+
+TEST(SoftCrossEntropy, MatchesLibTorchCrossEntropyWithLabelSmoothing) {
+  at::manual_seed(3);
+  const at::Tensor logits = at::randn({6, 5});
+  const at::Tensor classes = at::tensor({0, 4, 2, 2, 1, 3}, at::kLong);
+  const at::Tensor soft = smooth_labels(at::one_hot(classes, 5).to(at::kFloat), 0.9);
+  const at::Tensor ours = soft_cross_entropy(logits, soft);
+  const at::Tensor reference = at::cross_entropy_loss(logits, classes, {}, at::Reduction::Mean, -100, 0.1);
+  EXPECT_LT(relative_error(ours, reference), 1e-6);
+}
+
+TEST(SoftCrossEntropy, OfAMixedLabelIsTheMixOfTheLosses) {
+  at::manual_seed(4);
+  const at::Tensor logits = at::randn({1, 3});
+  const at::Tensor a = at::tensor({1.f, 0.f, 0.f}).reshape({1, 3});
+  const at::Tensor b = at::tensor({0.f, 0.f, 1.f}).reshape({1, 3});
+  const double mixed = soft_cross_entropy(logits, a * 0.3 + b * 0.7).item<double>();
+  const double expected = 0.3 * soft_cross_entropy(logits, a).item<double>() +
+                          0.7 * soft_cross_entropy(logits, b).item<double>();
+  EXPECT_NEAR(mixed, expected, 1e-5);
+}
+
+TEST(SoftCrossEntropy, ShapeMismatchNamesBothShapes) {
+  try {
+    soft_cross_entropy(at::zeros({2, 3}), at::zeros({2, 4}));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::Shape);
+    EXPECT_NE(std::string(e.what()).find("[2, 4]"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CosineWarmupSchedule, RampsLinearlyThenFollowsTheCosine) {
+  const CosineWarmupSchedule schedule(0.1, /*total=*/110, /*warmup=*/10, /*final=*/0.0);
+  EXPECT_NEAR(schedule.lr(0), 0.01, 1e-12);
+  EXPECT_NEAR(schedule.lr(4), 0.05, 1e-12);
+  EXPECT_NEAR(schedule.lr(9), 0.1, 1e-12);
+  EXPECT_NEAR(schedule.lr(10), 0.1, 1e-12);                // cosine starts at the base rate
+  EXPECT_NEAR(schedule.lr(60), 0.05, 1e-12);               // half-way: (1 + cos(π/2)) / 2
+  EXPECT_NEAR(schedule.lr(35), 0.1 * 0.5 * (1 + std::cos(M_PI * 0.25)), 1e-12);
+  EXPECT_NEAR(schedule.lr(109), 0.1 * 0.5 * (1 + std::cos(M_PI * 99.0 / 100.0)), 1e-12);
+}
+
+TEST(CosineWarmupSchedule, WithoutWarmupStartsAtTheBaseRateAndDecaysToTheFinalRate) {
+  const CosineWarmupSchedule schedule(0.02, 5, 0, 0.002);
+  EXPECT_NEAR(schedule.lr(0), 0.02, 1e-12);
+  EXPECT_NEAR(schedule.lr(4), 0.002 + 0.018 * 0.5 * (1 + std::cos(M_PI * 0.8)), 1e-12);
+  EXPECT_THROW(CosineWarmupSchedule(0.1, 10, 11), Error);
+  EXPECT_THROW(CosineWarmupSchedule(0.1, 0, 0), Error);
+}
+
+TEST(MomentumSgd, ComputesWhatTorchOptimSgdComputes) {
+  at::manual_seed(5);
+  const at::Tensor start = at::randn({4, 3});
+  at::Tensor ours = start.clone().set_requires_grad(true);
+  at::Tensor theirs = start.clone().set_requires_grad(true);
+  MomentumSgd sgd({{"w", ours}}, {0.9, 5e-5});
+  torch::optim::SGD reference({theirs}, torch::optim::SGDOptions(0.05).momentum(0.9).weight_decay(5e-5));
+  for (int step = 0; step < 4; ++step) {
+    const at::Tensor target = at::full({4, 3}, static_cast<double>(step));
+    sgd.zero_grad();
+    (ours - target).pow(2).sum().backward();
+    sgd.step(0.05);
+    reference.zero_grad();
+    (theirs - target).pow(2).sum().backward();
+    reference.step();
+  }
+  EXPECT_LT(relative_error(ours.detach(), theirs.detach()), 1e-6);
+  EXPECT_EQ(sgd.momentum_buffers().size(), 1u);
+}
+
+TEST(MomentumSgd, RefusesABufferOfAnotherShape) {
+  at::Tensor w = at::zeros({2, 2}).set_requires_grad(true);
+  MomentumSgd sgd({{"layer.weight", w}}, {});
+  EXPECT_THROW(sgd.load_momentum_buffers({{"layer.weight", at::zeros({3})}}), Error);
+  EXPECT_THROW(sgd.load_momentum_buffers({{"other", at::zeros({2, 2})}}), Error);
+  EXPECT_NO_THROW(sgd.load_momentum_buffers({{"layer.weight", at::ones({2, 2})}}));
+}
+
+TEST(AccuracyCounter, CountsOverallAndPerClass) {
+  AccuracyCounter counter(3);
+  // Predictions: 0, 1, 1, 2; truths: 0, 1, 0, 2 (class 0 half right).
+  const at::Tensor logits = at::tensor({5.f, 0.f, 0.f, 0.f, 5.f, 0.f, 0.f, 5.f, 0.f, 0.f, 0.f, 5.f}).reshape({4, 3});
+  counter.add(logits, at::tensor({0, 1, 0, 2}, at::kLong));
+  EXPECT_DOUBLE_EQ(counter.top1(), 0.75);
+  const auto per_class = counter.per_class();
+  EXPECT_DOUBLE_EQ(per_class[0], 0.5);
+  EXPECT_DOUBLE_EQ(per_class[1], 1.0);
+  EXPECT_DOUBLE_EQ(per_class[2], 1.0);
+  EXPECT_NEAR(counter.mean_per_class(), 2.5 / 3, 1e-12);
+  // Soft-label targets count by their argmax.
+  counter.add(logits.slice(0, 0, 1), at::tensor({0.1f, 0.8f, 0.1f}).reshape({1, 3}));
+  EXPECT_DOUBLE_EQ(counter.top1(), 0.6);
+  EXPECT_THROW(counter.add(logits, at::tensor({0, 1, 7, 2}, at::kLong)), Error);
+}
+
+TEST(AccuracyCounter, AClassNeverSeenHasNoAccuracy) {
+  AccuracyCounter counter(2);
+  counter.add(at::tensor({1.f, 0.f}).reshape({1, 2}), at::tensor({0}, at::kLong));
+  EXPECT_TRUE(std::isnan(counter.per_class()[1]));
+  EXPECT_DOUBLE_EQ(counter.mean_per_class(), 1.0);
+}
+
+}  // namespace
+}  // namespace dmx::classifier

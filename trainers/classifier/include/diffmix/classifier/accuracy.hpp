@@ -1,0 +1,34 @@
+// Top-1 accuracy overall and per class, accumulated over evaluation batches.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace dmx::classifier {
+
+class AccuracyCounter {
+ public:
+  explicit AccuracyCounter(int64_t num_classes);
+
+  // logits N×K; targets: class indices (N) or soft labels (N×K, whose argmax is the class).
+  void add(const at::Tensor& logits, const at::Tensor& targets);
+
+  int64_t seen() const { return seen_; }
+  // Fraction in [0, 1]; 0 when nothing was seen.
+  double top1() const;
+  // One fraction per class; a class never seen gets NaN (it has no accuracy, and 0 would read as a failure).
+  std::vector<double> per_class() const;
+  // Mean of per_class() over the classes seen (balanced accuracy).
+  double mean_per_class() const;
+
+ private:
+  int64_t num_classes_;
+  int64_t seen_ = 0;
+  int64_t correct_ = 0;
+  std::vector<int64_t> class_seen_;
+  std::vector<int64_t> class_correct_;
+};
+
+}  // namespace dmx::classifier

@@ -1,0 +1,70 @@
+// compare: the same training run for several augmenter set-ups × seeds, summarised as mean ± std top-1 and the
+// difference to the first set-up.
+//
+//   [compare]
+//   seeds = [0, 1]
+//   [[compare.setup]]
+//   name = "none"
+//   [[compare.setup]]
+//   name = "cutmix"
+//   augment = [{ augmenter = "cutmix", alpha = 1.0, prob = 0.5 }]
+//
+// Every other section is the one-run config (train_config.hpp); a set-up's `augment` replaces the top-level
+// [[augment]]. Run r of set-up s writes into <output>/<s>/seed-<r>/ and resumes or is skipped like a single run, so an
+// interrupted comparison continues where it stopped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "diffmix/classifier/train_config.hpp"
+#include "diffmix/classifier/trainer.hpp"
+
+namespace dmx::classifier {
+
+struct CompareSetup {
+  std::string name;
+  std::vector<config::Table> augment;
+};
+
+struct CompareConfig {
+  TrainConfig base;
+  std::vector<uint64_t> seeds{0};
+  std::vector<CompareSetup> setups;
+};
+
+// Reads the one-run sections and [compare]. Set-up names must be unique and usable as folder names.
+CompareConfig read_compare_config(const config::Table& root);
+
+// The one-run config of set-up `setup` with `seed`.
+TrainConfig setup_run_config(const CompareConfig& compare, const CompareSetup& setup, uint64_t seed);
+
+// Runs every set-up × seed in order (a finished run is only re-read from its checkpoint). `runs[s][r]` is set-up s,
+// seed r.
+std::vector<std::vector<TrainResult>> run_comparison(const CompareConfig& compare, PluginRegistry& registry,
+                                                     const RunOptions& options = {});
+
+struct SetupSummary {
+  std::string name;
+  std::vector<uint64_t> seeds;
+  std::vector<double> top1;         // one per seed, fractions
+  double mean = 0;
+  double stddev = 0;                // sample standard deviation (n − 1); 0 for one run
+  double delta = 0;                 // mean − the first set-up's mean
+  std::vector<double> mean_curve;   // mean test top-1 per evaluated epoch, over seeds
+  std::vector<int64_t> curve_epochs;
+};
+
+// Mean, sample standard deviation and Δ of the first set-up; `runs[s][r]` is set-up s, seed r.
+std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vector<std::vector<TrainResult>>& runs);
+
+// The aligned text table: set-up | top-1 mean ± std | Δ vs first | runs.
+std::string format_compare_table(const std::vector<SetupSummary>& summaries);
+
+// Writes results.csv (one row per run), summary.csv (one row per set-up), accuracy.png (bar chart with error bars),
+// curves.png (mean test top-1 per epoch) and report.html into `folder`.
+void write_compare_outputs(const std::string& folder, const std::vector<SetupSummary>& summaries,
+                           const std::vector<std::vector<TrainResult>>& runs);
+
+}  // namespace dmx::classifier

@@ -1,0 +1,82 @@
+// The settings of one classifier training run, read from a config file:
+//
+//   seed = 0
+//   output = "runs/fmnist"            # metrics.jsonl, checkpoint.safetensors, model.safetensors, result.json
+//   [data]      kind, root, shots, imbalance, seed, test_per_class, image_size, crop_padding, flip, mean, std,
+//               workers, skip_bad_entries
+//   [synthetic] cache, probability, mode ("uniform" | "balanced"), gamma        (optional: Diff-Mix samples)
+//   [backbone]  architecture ("small_cnn" | "resnet18" | "resnet50"), weights (safetensors, torchvision names)
+//   [train]     epochs, batch_size, lr, momentum, weight_decay, warmup_epochs, final_lr, label_smoothing (the
+//               confidence: 0.9 = the paper's), device ("cpu" | "cuda[:N]"), threads, eval_every
+//   [[augment]] augmenter = "cutmix", alpha, prob ...  (batch augmenters, applied in order)
+//   [plugins]   path = [...]
+//
+// Defaults follow DESIGN.md §2 where the paper fixes a value (momentum 0.9, weight decay 5e-5, confidence 0.9).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "diffmix/config.hpp"
+#include "diffmix/data/datasets.hpp"
+#include "diffmix/data/mixer.hpp"
+
+namespace dmx::classifier {
+
+struct DataSettings {
+  data::DatasetSpec train;        // split "train"
+  data::DatasetSpec test;         // split "test"; shots = test_per_class
+  int64_t image_size = 0;         // 0: as stored (a dataset of mixed sizes needs a size)
+  int64_t crop_padding = 4;       // RandomCrop's zero padding
+  double flip = 0.5;              // horizontal-flip probability
+  std::vector<float> mean{0.485f, 0.456f, 0.406f};
+  std::vector<float> stddev{0.229f, 0.224f, 0.225f};
+  int workers = 1;
+};
+
+struct SyntheticSettings {
+  std::string cache;              // empty: real data only
+  double probability = -1;        // < 0: the paper's value for the shot count
+  data::MixMode mode = data::MixMode::Uniform;
+  double gamma = 0.5;
+};
+
+struct OptimSettings {
+  int64_t epochs = 10;
+  int64_t batch_size = 64;
+  double lr = 0.02;
+  double momentum = 0.9;
+  double weight_decay = 5e-5;
+  double warmup_epochs = 0.0;
+  double final_lr = 0.0;
+  double label_smoothing = 0.9;   // confidence c: labels become c·y + (1 − c)/K
+  int64_t eval_every = 1;         // evaluate every n epochs (and always after the last)
+};
+
+struct TrainConfig {
+  std::string source;             // the config file, for messages
+  uint64_t seed = 0;
+  std::string output_dir = "runs/train";
+  std::string device = "cpu";
+  int threads = 0;                // 0: LibTorch's default
+  std::string architecture = "small_cnn";
+  std::string weights;            // pretrained backbone (head skipped)
+  DataSettings data;
+  SyntheticSettings synthetic;
+  OptimSettings optim;
+  std::vector<config::Table> augment;  // [[augment]] tables, checked by each plugin's schema (see augmenter_tables)
+  std::vector<std::string> plugin_paths;
+};
+
+// The array of tables `key` of `parent` ([[augment]], a set-up's `augment = [...]`) as tables that are not children of
+// `parent`: each plugin checks its own table against its schema when the chain is built, so parent.finish() can
+// reject typos elsewhere before any plugin is loaded. The tables point into the config::Document, which must outlive
+// them.
+std::vector<config::Table> augmenter_tables(const config::Table& parent, const std::string& key);
+
+// Reads every section above from `root`. Does not call finish(): a caller that reads more sections (compare) does
+// that once at the end. Errors carry file:line:column.
+TrainConfig read_train_config(const config::Table& root);
+
+}  // namespace dmx::classifier

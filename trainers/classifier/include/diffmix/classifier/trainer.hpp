@@ -1,0 +1,73 @@
+// train_classifier(): one supervised run — data, model, SGD with a warm-up + cosine schedule, label smoothing,
+// batch augmenters, evaluation, metrics and checkpoints.
+//
+//   auto document = dmx::config::Document::parse_file("configs/quickstart.toml");
+//   auto config = dmx::classifier::read_train_config(document.root());
+//   document.root().finish();
+//   dmx::PluginRegistry registry({config.plugin_paths});
+//   auto result = dmx::classifier::train_classifier(config, registry);
+//
+// Files written into config.output_dir:
+//   metrics.jsonl           one JSON object per epoch: loss, lr, images/s, and (when evaluated) top-1 and per class
+//   checkpoint.safetensors  after every epoch and on interruption; a later run with the same settings resumes from it
+//   model.safetensors       the final weights, torchvision names (loadable as backbone.weights)
+//   result.json             the final evaluation
+//
+// Interruption: when dmx::request_cancel() is called (SIGINT in the CLI), the run finishes its current step, writes a
+// checkpoint and throws dmx::cancelled; running again continues exactly where it stopped.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "diffmix/classifier/train_config.hpp"
+
+namespace dmx {
+class PluginRegistry;
+}
+
+namespace dmx::classifier {
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based
+  int64_t step = 0;   // optimizer steps after this epoch
+  double lr = 0;      // at the epoch's last step
+  double train_loss = 0;
+  double images_per_second = 0;
+  double seconds = 0;
+  bool evaluated = false;
+  double top1 = 0;             // fractions in [0, 1]
+  double mean_per_class = 0;
+  std::vector<double> per_class;
+};
+
+struct TrainResult {
+  std::string output_dir;
+  double top1 = 0;
+  double mean_per_class = 0;
+  std::vector<double> per_class;
+  std::vector<std::string> class_names;
+  std::vector<EpochMetrics> history;  // every epoch of the run, including those done before a resume
+  int64_t train_size = 0;
+  int64_t test_size = 0;
+};
+
+struct StepInfo {
+  int64_t epoch = 0;  // 0-based
+  int64_t batch = 0;
+  int64_t step = 0;   // optimizer steps taken, this one included
+  int64_t total_steps = 0;
+  double loss = 0;
+  double lr = 0;
+};
+
+struct RunOptions {
+  bool resume = true;                            // continue from output_dir/checkpoint.safetensors when present
+  std::function<void(const StepInfo&)> on_step;  // after every optimizer step
+};
+
+TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry, const RunOptions& options = {});
+
+}  // namespace dmx::classifier

@@ -1,0 +1,34 @@
+// Model weights as safetensors files keyed by the module's parameter and buffer names — for the networks here,
+// torchvision's names, so a torchvision state dict converted with
+//   safetensors.torch.save_file(torchvision.models.resnet50(weights=...).state_dict(), "resnet50.safetensors")
+// loads unchanged.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace dmx::classifier {
+
+// Every parameter and buffer of `module` by its dotted name ("layer1.0.conv1.weight", "bn1.running_mean").
+std::map<std::string, at::Tensor> named_state(const torch::nn::Module& module);
+
+struct LoadWeightsOptions {
+  // Names starting with one of these are neither required nor loaded (e.g. "fc." for a pretrained backbone whose
+  // head has another class count).
+  std::vector<std::string> skip_prefixes;
+  // Keys in the file that the module does not have are an error unless true.
+  bool allow_unused = false;
+};
+
+// Copies the file's tensors into the module (converted to each tensor's dtype and device). A missing key, a
+// mis-shaped tensor or (unless allowed) an unused key is a dmx::Error naming the key, both shapes and the file;
+// `num_batches_tracked` may be absent. The module is left unchanged when an error is thrown.
+void load_weights(torch::nn::Module& module, const std::string& path, const LoadWeightsOptions& options = {});
+
+// Writes named_state(module) atomically.
+void save_weights(const torch::nn::Module& module, const std::string& path);
+
+}  // namespace dmx::classifier

@@ -1,0 +1,55 @@
+#include "diffmix/classifier/accuracy.hpp"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "diffmix/error.hpp"
+
+namespace dmx::classifier {
+
+AccuracyCounter::AccuracyCounter(int64_t num_classes)
+    : num_classes_(num_classes), class_seen_(num_classes, 0), class_correct_(num_classes, 0) {}
+
+void AccuracyCounter::add(const at::Tensor& logits, const at::Tensor& targets) {
+  const at::Tensor classes = targets.dim() == 2 ? targets.argmax(1) : targets;
+  if (logits.dim() != 2 || logits.size(1) != num_classes_ || classes.dim() != 1 || classes.size(0) != logits.size(0)) {
+    std::ostringstream message;
+    message << "accuracy needs logits N×" << num_classes_ << " and N targets, got logits " << logits.sizes()
+            << " and targets " << targets.sizes();
+    throw shape_error(message.str());
+  }
+  const at::Tensor predicted = logits.argmax(1).to(at::kCPU, at::kLong).contiguous();
+  const at::Tensor truth = classes.to(at::kCPU, at::kLong).contiguous();
+  const int64_t* p = predicted.data_ptr<int64_t>();
+  const int64_t* t = truth.data_ptr<int64_t>();
+  for (int64_t i = 0; i < truth.size(0); ++i) {
+    if (t[i] < 0 || t[i] >= num_classes_)
+      throw invalid_argument("accuracy: target class " + std::to_string(t[i]) + " outside [0, " +
+                             std::to_string(num_classes_) + ")");
+    const bool hit = p[i] == t[i];
+    ++seen_;
+    ++class_seen_[t[i]];
+    correct_ += hit;
+    class_correct_[t[i]] += hit;
+  }
+}
+
+double AccuracyCounter::top1() const { return seen_ ? static_cast<double>(correct_) / seen_ : 0.0; }
+
+std::vector<double> AccuracyCounter::per_class() const {
+  std::vector<double> result(num_classes_, std::numeric_limits<double>::quiet_NaN());
+  for (int64_t k = 0; k < num_classes_; ++k)
+    if (class_seen_[k]) result[k] = static_cast<double>(class_correct_[k]) / class_seen_[k];
+  return result;
+}
+
+double AccuracyCounter::mean_per_class() const {
+  double sum = 0.0;
+  int64_t classes = 0;
+  for (double value : per_class())
+    if (!std::isnan(value)) sum += value, ++classes;
+  return classes ? sum / classes : 0.0;
+}
+
+}  // namespace dmx::classifier

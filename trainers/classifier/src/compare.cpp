@@ -1,0 +1,184 @@
+#include "diffmix/classifier/compare.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "diffmix/augmenter.hpp"
+#include "diffmix/data/datasets.hpp"
+#include "diffmix/error.hpp"
+#include "diffmix/io/image.hpp"
+#include "report.hpp"
+
+namespace dmx::classifier {
+namespace {
+
+bool valid_folder_name(const std::string& name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '+')) return false;
+  return true;
+}
+
+std::string percent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.2f", fraction * 100.0);
+  return text;
+}
+
+std::string signed_points(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%+.2f", fraction * 100.0);
+  return text;
+}
+
+void write_text(const std::string& path, const std::string& text) { io::write_file_atomic(path, text.data(), text.size()); }
+
+}  // namespace
+
+CompareConfig read_compare_config(const config::Table& root) {
+  CompareConfig compare;
+  compare.base = read_train_config(root);
+  const auto table = root.table("compare");
+  if (!table) throw config_error(root.source() + ": a comparison needs a [compare] table with [[compare.setup]] entries");
+  compare.seeds.clear();
+  for (int64_t seed : table->integer_list("seeds", {0}, {0, 9.0e15})) compare.seeds.push_back(static_cast<uint64_t>(seed));
+  if (compare.seeds.empty()) throw config_error(table->where("seeds") + ": [compare] seeds must not be empty");
+  std::set<std::string> names;
+  for (const auto& setup_table : table->table_array("setup")) {
+    CompareSetup setup;
+    setup.name = setup_table.required_string("name");
+    if (!valid_folder_name(setup.name))
+      throw config_error(setup_table.where("name") + ": set-up name '" + setup.name +
+                         "' must be letters, digits, '-', '_', '.' or '+' (it names a folder)");
+    if (!names.insert(setup.name).second)
+      throw config_error(setup_table.where("name") + ": set-up name '" + setup.name + "' is used twice");
+    setup.augment = augmenter_tables(setup_table, "augment");
+    compare.setups.push_back(std::move(setup));
+  }
+  if (compare.setups.empty())
+    throw config_error(table->where("setup") + ": [compare] needs at least one [[compare.setup]]");
+  return compare;
+}
+
+TrainConfig setup_run_config(const CompareConfig& compare, const CompareSetup& setup, uint64_t seed) {
+  TrainConfig config = compare.base;
+  config.seed = seed;
+  config.augment = setup.augment;
+  config.output_dir = compare.base.output_dir + "/" + setup.name + "/seed-" + std::to_string(seed);
+  return config;
+}
+
+std::vector<std::vector<TrainResult>> run_comparison(const CompareConfig& compare, PluginRegistry& registry,
+                                                     const RunOptions& options) {
+  // Build every set-up's augmenters once first, so that a typo in the last set-up fails now, not after the others ran.
+  AugmenterContext context;
+  context.num_classes = data::open_dataset(compare.base.data.train)->num_classes();
+  for (const auto& setup : compare.setups) AugmentChain::from_config(registry, setup.augment, context);
+
+  std::vector<std::vector<TrainResult>> runs(compare.setups.size());
+  const size_t total = compare.setups.size() * compare.seeds.size();
+  size_t done = 0;
+  for (size_t s = 0; s < compare.setups.size(); ++s) {
+    for (uint64_t seed : compare.seeds) {
+      ++done;
+      spdlog::info("run {}/{}: set-up '{}', seed {}", done, total, compare.setups[s].name, seed);
+      runs[s].push_back(train_classifier(setup_run_config(compare, compare.setups[s], seed), registry, options));
+    }
+  }
+  return runs;
+}
+
+std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vector<std::vector<TrainResult>>& runs) {
+  std::vector<SetupSummary> summaries;
+  for (size_t s = 0; s < compare.setups.size() && s < runs.size(); ++s) {
+    SetupSummary summary;
+    summary.name = compare.setups[s].name;
+    summary.seeds = compare.seeds;
+    for (const auto& run : runs[s]) summary.top1.push_back(run.top1);
+    const double n = static_cast<double>(summary.top1.size());
+    for (double value : summary.top1) summary.mean += value / n;
+    if (summary.top1.size() > 1) {
+      double squares = 0;
+      for (double value : summary.top1) squares += (value - summary.mean) * (value - summary.mean);
+      summary.stddev = std::sqrt(squares / (n - 1.0));
+    }
+    // Mean curve over the seeds, at the epochs every run evaluated.
+    if (!runs[s].empty()) {
+      for (const auto& epoch : runs[s].front().history) {
+        if (!epoch.evaluated) continue;
+        double sum = 0;
+        for (const auto& run : runs[s])
+          for (const auto& other : run.history)
+            if (other.epoch == epoch.epoch && other.evaluated) sum += other.top1;
+        summary.curve_epochs.push_back(epoch.epoch);
+        summary.mean_curve.push_back(sum / n);
+      }
+    }
+    summaries.push_back(summary);
+  }
+  for (auto& summary : summaries) summary.delta = summary.mean - summaries.front().mean;
+  return summaries;
+}
+
+std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
+  const std::string first = summaries.empty() ? "" : summaries.front().name;
+  std::vector<std::array<std::string, 4>> rows = {{"set-up", "top-1 % (mean ± std)", "Δ vs " + first, "runs"}};
+  for (size_t i = 0; i < summaries.size(); ++i) {
+    const auto& s = summaries[i];
+    rows.push_back({s.name, percent(s.mean) + " ± " + percent(s.stddev), i == 0 ? "—" : signed_points(s.delta),
+                    std::to_string(s.top1.size())});
+  }
+  // Widths in characters, not bytes: "±", "Δ" and "—" are two or three bytes in UTF-8.
+  auto width = [](const std::string& text) {
+    size_t n = 0;
+    for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+    return n;
+  };
+  std::array<size_t, 4> widths{};
+  for (const auto& row : rows)
+    for (size_t c = 0; c < 4; ++c) widths[c] = std::max(widths[c], width(row[c]));
+  std::ostringstream out;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (size_t c = 0; c < 4; ++c) {
+      const size_t pad = widths[c] - width(rows[r][c]);
+      if (c == 0) out << rows[r][c] << std::string(pad, ' ');
+      else out << "  " << std::string(pad, ' ') << rows[r][c];
+    }
+    out << '\n';
+    if (r == 0) {
+      size_t line = 0;
+      for (size_t w : widths) line += w + 2;
+      out << std::string(line - 2, '-') << '\n';
+    }
+  }
+  return out.str();
+}
+
+void write_compare_outputs(const std::string& folder, const std::vector<SetupSummary>& summaries,
+                           const std::vector<std::vector<TrainResult>>& runs) {
+  std::filesystem::create_directories(folder);
+  std::ostringstream results;
+  results << "setup,seed,top1,mean_per_class,output_dir\n";
+  for (size_t s = 0; s < summaries.size(); ++s)
+    for (size_t r = 0; r < runs[s].size(); ++r)
+      results << summaries[s].name << ',' << summaries[s].seeds[r] << ',' << runs[s][r].top1 << ','
+              << runs[s][r].mean_per_class << ',' << runs[s][r].output_dir << '\n';
+  write_text(folder + "/results.csv", results.str());
+
+  std::ostringstream summary;
+  summary << "setup,runs,top1_mean,top1_std,delta_vs_first\n";
+  for (const auto& s : summaries)
+    summary << s.name << ',' << s.top1.size() << ',' << s.mean << ',' << s.stddev << ',' << s.delta << '\n';
+  write_text(folder + "/summary.csv", summary.str());
+
+  io::write_image(folder + "/accuracy.png", render_accuracy_bars(summaries));
+  io::write_image(folder + "/curves.png", render_accuracy_curves(summaries));
+  write_text(folder + "/report.html", compare_report_html(summaries, runs));
+}
+
+}  // namespace dmx::classifier

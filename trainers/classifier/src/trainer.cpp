@@ -1,0 +1,311 @@
+#include "diffmix/classifier/trainer.hpp"
+
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "diffmix/cancellation.hpp"
+#include "diffmix/classifier/accuracy.hpp"
+#include "diffmix/classifier/checkpoint.hpp"
+#include "diffmix/classifier/classifier.hpp"
+#include "diffmix/classifier/loss.hpp"
+#include "diffmix/classifier/lr_schedule.hpp"
+#include "diffmix/classifier/sgd.hpp"
+#include "diffmix/classifier/weights.hpp"
+#include "diffmix/data/loader.hpp"
+#include "diffmix/data/synthetic_cache.hpp"
+#include "diffmix/error.hpp"
+#include "diffmix/io/image.hpp"
+#include "diffmix/progress.hpp"
+#include "diffmix/registry.hpp"
+#include "diffmix/torch_compat.hpp"
+#include "metrics_log.hpp"
+
+namespace dmx::classifier {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kEvalBatchSize = 256;
+
+at::Device parse_device(const TrainConfig& config) {
+  const bool wants_cuda = config.device.rfind("cuda", 0) == 0;
+  if (config.device != "cpu" && !wants_cuda)
+    throw config_error(config.source + ": [train] device must be \"cpu\" or \"cuda[:N]\", got \"" + config.device + "\"");
+  if (wants_cuda && !compat::cuda_available())
+    throw unsupported(config.source + ": [train] device = \"" + config.device +
+                      "\" but this build of LibTorch has no CUDA device; use device = \"cpu\"");
+  try {
+    return at::Device(config.device);
+  } catch (const c10::Error&) {
+    throw config_error(config.source + ": [train] device \"" + config.device + "\" is not a valid device name");
+  }
+}
+
+// Settings that must match for a checkpoint to be continued.
+std::string fingerprint(const TrainConfig& c) {
+  const auto& d = c.data;
+  std::string text = "arch=" + c.architecture + " seed=" + std::to_string(c.seed) + " data=" + d.train.kind + ":" +
+                     d.train.root + ":" + d.train.split + " shots=" + std::to_string(d.train.shots) + " imbalance=" +
+                     std::to_string(d.train.imbalance) + " data_seed=" + std::to_string(d.train.seed) +
+                     " size=" + std::to_string(d.image_size) + " batch=" + std::to_string(c.optim.batch_size) +
+                     " epochs=" + std::to_string(c.optim.epochs) + " lr=" + std::to_string(c.optim.lr) +
+                     " augment=";
+  for (const auto& table : c.augment) text += "{" + table.to_toml() + "}";
+  for (char& ch : text)
+    if (ch == '\n') ch = ' ';
+  return text;
+}
+
+int64_t stored_image_size(const data::Dataset& dataset) {
+  const at::Tensor image = dataset.load_image(0);
+  return std::min(image.size(0), image.size(1));
+}
+
+// The paper's recipe (DESIGN.md §2): Resize (short side) → RandomCrop(padding) → flip → normalize; the test side
+// replaces the random crop and flip by a centre crop.
+data::Transforms train_transforms(const DataSettings& d, int64_t size) {
+  data::Transforms t;
+  if (d.image_size > 0) t.resize(size);
+  t.random_crop(size, size, d.crop_padding);
+  if (d.flip > 0) t.horizontal_flip(d.flip);
+  t.normalize(d.mean, d.stddev);
+  return t;
+}
+
+data::Transforms test_transforms(const DataSettings& d, int64_t size) {
+  data::Transforms t;
+  if (d.image_size > 0) t.resize(size);
+  t.center_crop(size, size);
+  t.normalize(d.mean, d.stddev);
+  return t;
+}
+
+std::shared_ptr<const data::SyntheticCache> open_synthetic(const TrainConfig& config, const data::Dataset& real) {
+  if (config.synthetic.cache.empty()) return nullptr;
+  data::SyntheticCacheOptions options;
+  options.gamma = config.synthetic.gamma;
+  return data::SyntheticCache::open_any(config.synthetic.cache, real.class_names(), options);
+}
+
+data::MixerOptions mixer_options(const TrainConfig& config) {
+  data::MixerOptions options;
+  options.seed = config.seed;
+  options.mode = config.synthetic.mode;
+  if (config.synthetic.probability >= 0) options.probability = config.synthetic.probability;
+  else if (config.synthetic.mode == data::MixMode::Balanced) options.probability = data::kBalancedReplacementProbability;
+  else options.probability = data::default_replacement_probability(config.data.train.shots);
+  return options;
+}
+
+struct Evaluation {
+  double top1 = 0;
+  double mean_per_class = 0;
+  std::vector<double> per_class;
+};
+
+Evaluation evaluate(Classifier& model, data::Loader& loader, const at::Device& device) {
+  model.eval();
+  AccuracyCounter counter(loader.num_classes());
+  {
+    at::NoGradGuard no_grad;
+    loader.start_epoch(0);
+    while (auto batch = loader.next()) counter.add(model.forward(batch->images.to(device)), batch->labels);
+  }
+  model.train();
+  return {counter.top1(), counter.mean_per_class(), counter.per_class()};
+}
+
+void write_result(const std::string& path, const TrainResult& result) {
+  nlohmann::json json = {{"top1", result.top1},
+                         {"mean_per_class", result.mean_per_class},
+                         {"classes", result.class_names},
+                         {"train_size", result.train_size},
+                         {"test_size", result.test_size},
+                         {"epochs", result.history.empty() ? 0 : result.history.back().epoch}};
+  nlohmann::json per_class = nlohmann::json::array();
+  for (double value : result.per_class) per_class.push_back(std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value));
+  json["per_class"] = per_class;
+  const std::string text = json.dump(2) + "\n";
+  io::write_file_atomic(path, text.data(), text.size());
+}
+
+std::string augmenter_list(const AugmentChain& chain) {
+  std::string names;
+  for (const auto& name : chain.names()) names += (names.empty() ? "" : ", ") + name;
+  return names.empty() ? "none" : names;
+}
+
+std::string percent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.2f%%", fraction * 100.0);
+  return text;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> named_parameters(Classifier& model) {
+  std::vector<std::pair<std::string, at::Tensor>> result;
+  for (const auto& item : model.named_parameters(/*recurse=*/true)) result.emplace_back(item.key(), item.value());
+  return result;
+}
+
+}  // namespace
+
+TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry, const RunOptions& options) {
+  if (config.threads > 0) at::set_num_threads(config.threads);
+  const at::Device device = parse_device(config);
+  fs::create_directories(config.output_dir);
+  const std::string checkpoint_path = config.output_dir + "/checkpoint.safetensors";
+  const std::string metrics_path = config.output_dir + "/metrics.jsonl";
+
+  // Data: the real training set (mixed with synthetic samples when a cache is given) and a fixed test set.
+  const data::DatasetPtr train_set = data::open_dataset(config.data.train);
+  const data::DatasetPtr test_set = data::open_dataset(config.data.test);
+  if (train_set->num_classes() != test_set->num_classes())
+    throw invalid_argument(train_set->name() + " has " + std::to_string(train_set->num_classes()) + " classes but " +
+                           test_set->name() + " has " + std::to_string(test_set->num_classes()));
+  const int64_t num_classes = train_set->num_classes();
+  const int64_t image_size = config.data.image_size > 0 ? config.data.image_size : stored_image_size(*train_set);
+  auto mixer = std::make_shared<data::Mixer>(train_set, open_synthetic(config, *train_set), mixer_options(config));
+
+  AugmenterContext context;
+  context.num_classes = num_classes;
+  context.seed = config.seed;
+  context.device = config.device;
+  context.cache_dir = config.output_dir + "/cache";
+  auto augmenters = std::make_shared<AugmentChain>(AugmentChain::from_config(registry, config.augment, context));
+
+  data::LoaderOptions train_options;
+  train_options.batch_size = config.optim.batch_size;
+  train_options.workers = config.data.workers;
+  train_options.seed = config.seed;
+  // A last batch of one image would break BatchNorm; dropping the remainder is harmless as the order is reshuffled.
+  train_options.drop_last = train_set->size() >= config.optim.batch_size;
+  data::Loader train_loader(mixer, train_transforms(config.data, image_size), train_options, augmenters);
+
+  data::LoaderOptions test_options;
+  test_options.batch_size = kEvalBatchSize;
+  test_options.workers = config.data.workers;
+  test_options.shuffle = false;
+  data::Loader test_loader(std::make_shared<data::Mixer>(test_set, nullptr), test_transforms(config.data, image_size),
+                           test_options);
+
+  // Model and optimizer. The initial weights are a function of the seed.
+  const int64_t in_channels = train_loader.make_batch(0, 0).images.size(1);
+  at::manual_seed(config.seed);
+  auto model = make_classifier({config.architecture, num_classes, in_channels});
+  if (!config.weights.empty()) load_weights(*model, config.weights, {{model->head_prefix()}, false});
+  model->to(device);
+  model->train();
+  MomentumSgd optimizer(named_parameters(*model), {config.optim.momentum, config.optim.weight_decay});
+
+  const int64_t batches_per_epoch = train_loader.batches_per_epoch();
+  const int64_t total_steps = config.optim.epochs * batches_per_epoch;
+  const auto warmup = static_cast<int64_t>(std::llround(config.optim.warmup_epochs * batches_per_epoch));
+  const CosineWarmupSchedule schedule(config.optim.lr, total_steps, std::min(warmup, total_steps), config.optim.final_lr);
+
+  const std::string run_fingerprint = fingerprint(config);
+  TrainingPosition position;
+  if (options.resume) {
+    if (auto saved = load_checkpoint(checkpoint_path, *model, optimizer, run_fingerprint)) {
+      position = *saved;
+      spdlog::info("resuming {} at epoch {} batch {} (step {})", config.output_dir, position.epoch + 1,
+                   position.batch, position.step);
+    }
+  }
+
+  TrainResult result;
+  result.output_dir = config.output_dir;
+  result.class_names = train_set->class_names();
+  result.train_size = train_set->size();
+  result.test_size = test_set->size();
+  result.history = restore_metrics(metrics_path, position.epoch, result.class_names);
+  spdlog::info("training {} on {} ({} images, {} classes), testing on {} images; {} epochs × {} batches, augment: {}",
+               config.architecture, train_set->name(), train_set->size(), num_classes, test_set->size(),
+               config.optim.epochs, batches_per_epoch,
+               augmenter_list(*augmenters));
+
+  int64_t step = position.step;
+  for (int64_t epoch = position.epoch; epoch < config.optim.epochs; ++epoch) {
+    const bool resumed_epoch = epoch == position.epoch;
+    const int64_t first_batch = resumed_epoch ? position.batch : 0;
+    double loss_sum = resumed_epoch ? position.loss_sum : 0.0;
+    train_loader.start_epoch(static_cast<uint64_t>(epoch), first_batch);
+    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config.optim.epochs),
+                      static_cast<uint64_t>(batches_per_epoch), "batch");
+    progress.set(static_cast<uint64_t>(first_batch));
+    const auto epoch_start = Clock::now();
+    int64_t images_seen = 0;
+    int64_t batch_index = first_batch;
+    double lr = schedule.lr(step);
+
+    while (auto batch = train_loader.next()) {
+      lr = schedule.lr(step);
+      const at::Tensor images = batch->images.to(device);
+      const at::Tensor labels = smooth_labels(batch->labels.to(device), config.optim.label_smoothing);
+      const at::Tensor loss = soft_cross_entropy(model->forward(images), labels);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step(lr);
+      ++step;
+      ++batch_index;
+      images_seen += images.size(0);
+      const double loss_value = loss.item<double>();
+      loss_sum += loss_value;
+      char note[64];
+      std::snprintf(note, sizeof(note), "loss %.4f lr %.4g", loss_value, lr);
+      progress.advance(1, note);
+      if (options.on_step) options.on_step({epoch, batch_index - 1, step, total_steps, loss_value, lr});
+      if (cancel_requested()) {
+        save_checkpoint(checkpoint_path, *model, optimizer, {epoch, batch_index, step, loss_sum}, run_fingerprint);
+        throw cancelled("training interrupted at epoch " + std::to_string(epoch + 1) + " batch " +
+                        std::to_string(batch_index) + "; the checkpoint is in " + checkpoint_path +
+                        ": run the same command again to resume");
+      }
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+    progress.finish();
+
+    EpochMetrics metrics;
+    metrics.epoch = epoch + 1;
+    metrics.step = step;
+    metrics.lr = lr;
+    metrics.train_loss = loss_sum / static_cast<double>(std::max<int64_t>(batches_per_epoch, 1));
+    metrics.seconds = seconds;
+    metrics.images_per_second = seconds > 0 ? images_seen / seconds : 0.0;
+    if ((epoch + 1) % config.optim.eval_every == 0 || epoch + 1 == config.optim.epochs) {
+      const Evaluation evaluation = evaluate(*model, test_loader, device);
+      metrics.evaluated = true;
+      metrics.top1 = evaluation.top1;
+      metrics.mean_per_class = evaluation.mean_per_class;
+      metrics.per_class = evaluation.per_class;
+    }
+    if (metrics.evaluated)
+      spdlog::info("epoch {}/{}: test top-1 {} (mean per class {})", epoch + 1, config.optim.epochs,
+                   percent(metrics.top1), percent(metrics.mean_per_class));
+    // Metrics first, then the checkpoint: a kill in between repeats the epoch, and its line is rewritten on resume.
+    append_metrics(metrics_path, metrics, result.class_names);
+    result.history.push_back(metrics);
+    save_checkpoint(checkpoint_path, *model, optimizer, {epoch + 1, 0, step, 0.0}, run_fingerprint);
+  }
+
+  if (result.history.empty() || !result.history.back().evaluated) {
+    const Evaluation evaluation = evaluate(*model, test_loader, device);
+    result.top1 = evaluation.top1;
+    result.mean_per_class = evaluation.mean_per_class;
+    result.per_class = evaluation.per_class;
+  } else {
+    result.top1 = result.history.back().top1;
+    result.mean_per_class = result.history.back().mean_per_class;
+    result.per_class = result.history.back().per_class;
+  }
+  save_weights(*model, config.output_dir + "/model.safetensors");
+  write_result(config.output_dir + "/result.json", result);
+  return result;
+}
+
+}  // namespace dmx::classifier

@@ -1,0 +1,121 @@
+// Fine-tunes Stable Diffusion on a labelled image set (DESIGN.md §2, "Fine-tuning"): textual inversion, LoRA or both,
+// with the ε-prediction MSE loss under DDPM noise.
+//
+//   auto config = read_finetune_config(document.root());
+//   auto result = run_finetune(config, *dataset);        // resumes from <output>/checkpoint.safetensors
+//
+// Lower level, for tests and custom loops:
+//
+//   Finetuner tuner(config.model_path, config.train, class_names, metaclass, seed);
+//   double loss = tuner.train_step(batch);              // one optimizer step (gradient accumulation inside)
+//   tuner.save_artifacts("out/");
+#pragma once
+
+#include "diffmix/data/dataset.hpp"
+#include "diffmix/sd/autoencoder_kl.hpp"
+#include "diffmix/sd/clip_text_model.hpp"
+#include "diffmix/sd/clip_tokenizer.hpp"
+#include "diffmix/sd/scheduling_ddpm.hpp"
+#include "diffmix/sd/unet_2d_condition.hpp"
+#include "diffmix/sd_finetune/adamw.hpp"
+#include "diffmix/sd_finetune/artifacts.hpp"
+#include "diffmix/sd_finetune/finetune_config.hpp"
+#include "diffmix/sd_finetune/learned_tokens.hpp"
+#include "diffmix/sd_finetune/lora_adapters.hpp"
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dmx::finetune {
+
+// One optimizer step's worth of training examples.
+struct TrainingBatch {
+  at::Tensor latents;    // [B, C, h, w] clean latents, already scaled by the VAE's scaling_factor
+  at::Tensor noise;      // [B, C, h, w] standard normal
+  at::Tensor timesteps;  // int64 [B] in [0, num_train_timesteps)
+  std::vector<int64_t> labels;  // class index per example
+};
+
+class Finetuner {
+ public:
+  // Loads the model folder's tokenizer, text encoder, UNet, VAE and scheduler (float32 on `device`), adds one token
+  // per class and/or LoRA adapters as the strategy says. `seed` draws the LoRA's initial down weights.
+  Finetuner(const std::string& model_path, const FinetuneSettings& settings, std::vector<std::string> class_names,
+            std::string metaclass, uint64_t seed, const std::string& device = "cpu");
+
+  // The mean-squared ε-prediction error on `batch` (with autograd recording through the trainable parameters).
+  at::Tensor loss(const TrainingBatch& batch);
+  // Forward and backward in micro-batches, gradient clipping, one AdamW update. Returns the batch's mean loss.
+  double train_step(const TrainingBatch& batch);
+
+  // All trainable tensors: the LoRA adapters, then "token_embeddings".
+  const NamedTensors& parameters() const { return parameters_; }
+  int64_t step() const { return optimizer_->step_count(); }
+  const std::vector<std::string>& prompts() const { return prompts_; }
+
+  // Checkpoint = parameters + optimizer state + step + the seed and settings that must not change across a resume.
+  void save_checkpoint(const std::string& path) const;
+  // Restores a checkpoint written by save_checkpoint for the same strategy, rank and classes (an error otherwise).
+  void load_checkpoint(const std::string& path);
+
+  // Writes the LoRA, the embeddings and the manifest into `folder` (created if needed).
+  void save_artifacts(const std::string& folder);
+
+  sd::CLIPTokenizer& tokenizer() { return tokenizer_; }
+  sd::CLIPTextModel& text_encoder() { return text_encoder_; }
+  sd::UNet2DConditionModel& unet() { return unet_; }
+  const sd::AutoencoderKL& vae() const { return vae_; }
+  const sd::DDPMScheduler& noise_scheduler() const { return ddpm_; }
+  at::Device device() const { return device_; }
+
+ private:
+  at::Tensor prompt_embeddings(const std::vector<int64_t>& labels);
+
+  std::string model_path_;
+  FinetuneSettings settings_;
+  std::vector<std::string> class_names_;
+  std::string metaclass_;
+  std::vector<std::string> prompts_;
+  uint64_t seed_ = 0;
+  at::Device device_;
+  sd::CLIPTokenizer tokenizer_;
+  sd::CLIPTextModel text_encoder_;
+  sd::UNet2DConditionModel unet_;
+  sd::AutoencoderKL vae_;
+  sd::DDPMScheduler ddpm_;
+  BaseModelSignature base_;
+  std::optional<UNetLora> lora_;
+  std::optional<LearnedTokens> tokens_;
+  at::Tensor fixed_prompt_embeddings_;  // [classes, L, D] when the text side does not learn
+  NamedTensors parameters_;
+  std::optional<AdamW> optimizer_;
+};
+
+struct FinetuneRunOptions {
+  bool resume = true;  // continue from <output>/checkpoint.safetensors when it exists
+  // Called after every optimizer step with the step number (1-based) and its loss; may call dmx::request_cancel().
+  std::function<void(int64_t step, double loss)> on_step;
+};
+
+struct FinetuneResult {
+  std::string output_dir;
+  int64_t steps = 0;          // the step reached (== settings.steps when finished)
+  int64_t resumed_from = 0;   // the step the run started at
+  double last_loss = 0.0;
+  double steps_per_second = 0.0;
+};
+
+// The whole run on `dataset`: encodes the images once, trains for config.train.steps steps, checkpoints every
+// checkpoint_every steps and on cancellation (then throws dmx::cancelled), writes the artifacts at the end. Every
+// random draw of step s comes from a generator seeded by (seed, s), so a resumed run repeats the uninterrupted one.
+FinetuneResult run_finetune(const FinetuneConfig& config, const data::Dataset& dataset,
+                            const FinetuneRunOptions& options = {});
+// As above on the dataset config.data describes.
+FinetuneResult run_finetune(const FinetuneConfig& config, const FinetuneRunOptions& options = {});
+
+}  // namespace dmx::finetune

@@ -1,0 +1,80 @@
+#include "diffmix/sd_finetune/finetune_config.hpp"
+
+#include "diffmix/error.hpp"
+
+namespace dmx::finetune {
+namespace {
+
+constexpr config::Range kPositive{1, 1e12};
+constexpr config::Range kNonNegative{0, 1e12};
+
+Strategy parse_strategy(const std::string& name) {
+  if (name == "ti") return Strategy::TextualInversion;
+  if (name == "db") return Strategy::DreamBooth;
+  return Strategy::Both;
+}
+
+void read_data(const config::Table& table, data::DatasetSpec& spec) {
+  spec.kind = table.string("kind", spec.kind, data::dataset_kinds());
+  spec.root = table.string("root", "");
+  spec.split = table.string("split", "train");
+  spec.metaclass = table.string("metaclass", "");
+  spec.skip_bad_entries = table.boolean("skip_bad_entries", false);
+  spec.shots = table.integer("shots", 0, kNonNegative);
+  spec.imbalance = table.number("imbalance", 1.0, {1.0, 1e6});
+  spec.seed = static_cast<uint64_t>(table.integer("seed", 0, kNonNegative));
+}
+
+void read_training(const config::Table& table, FinetuneSettings& train, bool long_tail) {
+  train.strategy = parse_strategy(table.string("strategy", "ti+db", {"ti", "db", "ti+db"}));
+  train.steps = table.integer("steps", train.steps, kPositive);
+  train.batch_size = table.integer("batch_size", train.batch_size, kPositive);
+  train.micro_batch_size = table.integer("micro_batch_size", 0, {0, static_cast<double>(train.batch_size)});
+  train.resolution = table.integer("resolution", train.resolution, {8, 4096});
+  train.learning_rate = table.number("learning_rate", train.learning_rate, {0.0, 1.0});
+  train.lora_rank = table.integer("lora_rank", train.lora_rank, {1, 1024});
+  train.initializer_token = table.string("initializer_token", "");
+  train.checkpoint_every = table.integer("checkpoint_every", train.checkpoint_every, kPositive);
+  const auto sampling = table.string("class_sampling", long_tail ? "balanced" : "uniform", {"uniform", "balanced"});
+  train.class_sampling = sampling == "balanced" ? ClassSampling::Balanced : ClassSampling::Uniform;
+  train.adam_beta1 = table.number("adam_beta1", train.adam_beta1, {0.0, 0.999999});
+  train.adam_beta2 = table.number("adam_beta2", train.adam_beta2, {0.0, 0.999999});
+  train.weight_decay = table.number("weight_decay", train.weight_decay, {0.0, 1.0});
+  train.adam_epsilon = table.number("adam_epsilon", train.adam_epsilon, {1e-20, 1.0});
+  train.max_grad_norm = table.number("max_grad_norm", train.max_grad_norm, {0.0, 1e6});
+}
+
+}  // namespace
+
+std::string to_string(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::TextualInversion: return "ti";
+    case Strategy::DreamBooth: return "db";
+    case Strategy::Both: return "ti+db";
+  }
+  return "ti+db";
+}
+
+bool learns_tokens(Strategy strategy) { return strategy != Strategy::DreamBooth; }
+bool learns_lora(Strategy strategy) { return strategy != Strategy::TextualInversion; }
+
+FinetuneConfig read_finetune_config(const config::Table& root) {
+  FinetuneConfig config;
+  config.source = root.source();
+  config.seed = static_cast<uint64_t>(root.integer("seed", 0, kNonNegative));
+  config.output_dir = root.string("output", config.output_dir);
+  if (auto data = root.table("data")) read_data(*data, config.data);
+  const auto model = root.table("model");
+  if (!model) throw dmx::config_error(root.source() + ": missing table [model] (key 'path': a diffusers SD 1.x folder)");
+  config.model_path = model->required_string("path");
+  config.device = model->string("device", "cpu");
+  bool long_tail = config.data.imbalance > 1.0;
+  if (auto train = root.table("finetune")) {
+    read_training(*train, config.train, long_tail);
+  } else {
+    config.train.class_sampling = long_tail ? ClassSampling::Balanced : ClassSampling::Uniform;
+  }
+  return config;
+}
+
+}  // namespace dmx::finetune

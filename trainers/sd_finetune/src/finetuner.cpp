@@ -1,0 +1,223 @@
+#include "diffmix/sd_finetune/finetuner.hpp"
+
+#include "diffmix/error.hpp"
+#include "diffmix/io/safetensors.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+namespace dmx::finetune {
+namespace {
+
+constexpr const char* kParamPrefix = "param.";
+constexpr const char* kOptimizerPrefix = "optimizer.";
+
+at::Device parse_device(const std::string& device) {
+  try {
+    return at::Device(device);
+  } catch (const c10::Error&) {
+    throw dmx::config_error("[model] device '" + device + "' is not a device name (expected 'cpu', 'cuda' or 'cuda:N')");
+  }
+}
+
+// The settings as TOML, recorded in the manifest.
+std::string settings_as_toml(const FinetuneSettings& s) {
+  std::ostringstream out;
+  out.precision(12);
+  out << "strategy = \"" << to_string(s.strategy) << "\"\nsteps = " << s.steps << "\nbatch_size = " << s.batch_size
+      << "\nmicro_batch_size = " << s.micro_batch() << "\nresolution = " << s.resolution
+      << "\nlearning_rate = " << s.learning_rate << "\nlora_rank = " << s.lora_rank << "\ninitializer_token = \""
+      << s.initializer_token << "\"\nclass_sampling = \""
+      << (s.class_sampling == ClassSampling::Balanced ? "balanced" : "uniform") << "\"\nadam_beta1 = " << s.adam_beta1
+      << "\nadam_beta2 = " << s.adam_beta2 << "\nweight_decay = " << s.weight_decay
+      << "\nadam_epsilon = " << s.adam_epsilon << "\nmax_grad_norm = " << s.max_grad_norm << "\n";
+  return out.str();
+}
+
+std::string metadata_value(const std::map<std::string, std::string>& metadata, const std::string& key,
+                           const std::string& path) {
+  const auto found = metadata.find(key);
+  if (found == metadata.end()) throw dmx::format_error(path + ": metadata key '" + key + "' is missing");
+  return found->second;
+}
+
+int64_t metadata_integer(const std::map<std::string, std::string>& metadata, const std::string& key,
+                         const std::string& path) {
+  const auto text = metadata_value(metadata, key, path);
+  try {
+    size_t used = 0;
+    const auto value = std::stoll(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw dmx::format_error(path + ": metadata key '" + key + "' is '" + text + "', expected an integer");
+}
+
+}  // namespace
+
+Finetuner::Finetuner(const std::string& model_path, const FinetuneSettings& settings,
+                     std::vector<std::string> class_names, std::string metaclass, uint64_t seed,
+                     const std::string& device)
+    : model_path_(model_path),
+      settings_(settings),
+      class_names_(std::move(class_names)),
+      metaclass_(std::move(metaclass)),
+      seed_(seed),
+      device_(parse_device(device)),
+      tokenizer_(sd::CLIPTokenizer::load(model_path + "/tokenizer")),
+      text_encoder_(sd::CLIPTextModel::load(model_path, at::kFloat, device_)),
+      unet_(sd::UNet2DConditionModel::load(model_path, at::kFloat, device_)),
+      vae_(sd::AutoencoderKL::load(model_path, at::kFloat, device_)),
+      ddpm_(sd::DDPMScheduler::load(model_path)) {
+  if (class_names_.empty()) throw dmx::invalid_argument("fine-tuning needs at least one class");
+  base_ = BaseModelSignature::of(text_encoder_, unet_);
+  for (size_t i = 0; i < class_names_.size(); ++i) {
+    prompts_.push_back(training_prompt(settings_.strategy, static_cast<int64_t>(i), class_names_[i], metaclass_));
+  }
+  if (learns_lora(settings_.strategy)) {
+    lora_ = UNetLora::attach(unet_, settings_.lora_rank, at::make_generator<at::CPUGeneratorImpl>(seed));
+    parameters_ = lora_->parameters();
+  }
+  if (learns_tokens(settings_.strategy)) {
+    std::vector<std::string> tokens;
+    for (size_t i = 0; i < class_names_.size(); ++i) tokens.push_back(class_token(static_cast<int64_t>(i)));
+    const auto initializer = settings_.initializer_token.empty() ? metaclass_ : settings_.initializer_token;
+    tokens_ = LearnedTokens::add(tokens, initializer, tokenizer_, text_encoder_);
+    for (const auto& parameter : tokens_->parameters()) parameters_.push_back(parameter);
+  } else {
+    // The text side is frozen: each class prompt is encoded once.
+    at::NoGradGuard no_grad;
+    fixed_prompt_embeddings_ = text_encoder_.encode(tokenizer_.encode_batch(prompts_).input_ids.to(device_));
+  }
+  optimizer_.emplace(parameters_, AdamWOptions{settings_.learning_rate, settings_.adam_beta1, settings_.adam_beta2,
+                                               settings_.weight_decay, settings_.adam_epsilon});
+}
+
+at::Tensor Finetuner::prompt_embeddings(const std::vector<int64_t>& labels) {
+  for (const auto label : labels) {
+    if (label < 0 || label >= static_cast<int64_t>(class_names_.size())) {
+      throw dmx::invalid_argument("label " + std::to_string(label) + " is outside the " +
+                                  std::to_string(class_names_.size()) + " classes being fine-tuned");
+    }
+  }
+  if (!tokens_) {
+    const auto index = at::tensor(labels, at::kLong).to(device_);
+    return fixed_prompt_embeddings_.index_select(0, index);
+  }
+  std::vector<std::string> prompts;
+  for (const auto label : labels) prompts.push_back(prompts_[static_cast<size_t>(label)]);
+  tokens_->bind(text_encoder_);
+  return text_encoder_.encode(tokenizer_.encode_batch(prompts).input_ids.to(device_));
+}
+
+at::Tensor Finetuner::loss(const TrainingBatch& batch) {
+  const auto batch_size = batch.latents.size(0);
+  if (batch.noise.sizes() != batch.latents.sizes() || batch.timesteps.numel() != batch_size ||
+      static_cast<int64_t>(batch.labels.size()) != batch_size) {
+    throw dmx::shape_error("training batch: latents " + c10::str(batch.latents.sizes()) + ", noise " +
+                           c10::str(batch.noise.sizes()) + ", timesteps " + c10::str(batch.timesteps.sizes()) + " and " +
+                           std::to_string(batch.labels.size()) + " labels must describe the same examples");
+  }
+  const auto latents = batch.latents.to(device_, at::kFloat);
+  const auto noise = batch.noise.to(device_, at::kFloat);
+  const auto timesteps = batch.timesteps.to(device_, at::kLong);
+  const auto noisy = ddpm_.add_noise(latents, noise, timesteps);
+  const auto target = ddpm_.training_target(latents, noise, timesteps);
+  const auto prediction = unet_.forward(noisy, timesteps, prompt_embeddings(batch.labels));
+  return at::mse_loss(prediction.to(at::kFloat), target.to(at::kFloat));
+}
+
+double Finetuner::train_step(const TrainingBatch& batch) {
+  const auto batch_size = batch.latents.size(0);
+  const auto micro = std::max<int64_t>(1, settings_.micro_batch());
+  double total = 0.0;
+  for (int64_t begin = 0; begin < batch_size; begin += micro) {
+    const auto end = std::min(batch_size, begin + micro);
+    TrainingBatch part{batch.latents.slice(0, begin, end), batch.noise.slice(0, begin, end),
+                       batch.timesteps.slice(0, begin, end),
+                       std::vector<int64_t>(batch.labels.begin() + begin, batch.labels.begin() + end)};
+    // Each micro-batch's mean, weighted by its share: the gradient of the whole batch's mean.
+    const double share = static_cast<double>(end - begin) / static_cast<double>(batch_size);
+    auto part_loss = loss(part) * share;
+    part_loss.backward();
+    total += part_loss.item<double>();
+  }
+  clip_gradient_norm(parameters_, settings_.max_grad_norm);
+  optimizer_->step();
+  optimizer_->zero_grad();
+  if (tokens_) tokens_->bind_detached(text_encoder_);
+  return total;
+}
+
+void Finetuner::save_checkpoint(const std::string& path) const {
+  NamedTensors tensors;
+  for (const auto& [name, tensor] : parameters_) tensors.emplace_back(kParamPrefix + name, tensor.detach().to(at::kCPU));
+  for (const auto& [name, tensor] : optimizer_->state()) tensors.emplace_back(kOptimizerPrefix + name, tensor);
+  io::save_safetensors(path, tensors,
+                       {{"step", std::to_string(optimizer_->step_count())},
+                        {"strategy", to_string(settings_.strategy)},
+                        {"lora_rank", std::to_string(lora_ ? settings_.lora_rank : 0)},
+                        {"classes", std::to_string(class_names_.size())},
+                        {"seed", std::to_string(seed_)}});
+}
+
+void Finetuner::load_checkpoint(const std::string& path) {
+  const auto file = io::SafetensorsFile::open(path);
+  const auto& metadata = file.metadata();
+  const auto expect = [&](const std::string& key, const std::string& here) {
+    const auto saved = metadata_value(metadata, key, path);
+    if (saved != here) {
+      throw dmx::invalid_argument(path + ": checkpoint has " + key + " " + saved + ", this run has " + here +
+                                  " (use another output folder or start fresh)");
+    }
+  };
+  expect("strategy", to_string(settings_.strategy));
+  expect("lora_rank", std::to_string(lora_ ? settings_.lora_rank : 0));
+  expect("classes", std::to_string(class_names_.size()));
+  // Step s draws its batch from (seed, s): the seed is the rest of the random state an exact resume needs.
+  expect("seed", std::to_string(seed_));
+  const auto step = metadata_integer(metadata, "step", path);
+
+  std::map<std::string, at::Tensor> params, state;
+  for (const auto& name : file.names()) {
+    if (name.rfind(kParamPrefix, 0) == 0) params[name.substr(std::string(kParamPrefix).size())] = file.tensor(name);
+    if (name.rfind(kOptimizerPrefix, 0) == 0) state[name.substr(std::string(kOptimizerPrefix).size())] = file.tensor(name);
+  }
+  for (const auto& [name, tensor] : parameters_) {
+    const auto found = params.find(name);
+    if (found == params.end()) throw dmx::format_error(path + ": parameter '" + name + "' is missing");
+    if (!found->second.sizes().equals(tensor.sizes())) {
+      throw dmx::shape_error(path + ": parameter '" + name + "' has shape " + c10::str(found->second.sizes()) +
+                             ", expected " + c10::str(tensor.sizes()));
+    }
+  }
+  optimizer_->load_state(state, step, path);  // checks before anything is copied
+  at::NoGradGuard no_grad;
+  for (auto& [name, tensor] : parameters_) tensor.copy_(params.at(name));
+  if (tokens_) tokens_->bind_detached(text_encoder_);
+}
+
+void Finetuner::save_artifacts(const std::string& folder) {
+  std::filesystem::create_directories(folder);
+  const auto in_folder = [&](const char* file) { return (std::filesystem::path(folder) / file).string(); };
+  if (lora_) lora_->save(in_folder(kLoraFile), {{"rank", std::to_string(settings_.lora_rank)}});
+  if (tokens_) tokens_->save(in_folder(kEmbeddingsFile), tokenizer_, text_encoder_);
+  FinetuneManifest manifest;
+  manifest.base_model = model_path_;
+  manifest.strategy = settings_.strategy;
+  manifest.lora_rank = lora_ ? settings_.lora_rank : 0;
+  manifest.steps = optimizer_->step_count();
+  manifest.metaclass = metaclass_;
+  manifest.class_names = class_names_;
+  if (tokens_) manifest.tokens = tokens_->tokens();
+  manifest.prompts = prompts_;
+  manifest.base = base_;
+  manifest.config_toml = settings_as_toml(settings_);
+  manifest.write(in_folder(kManifestFile));
+}
+
+}  // namespace dmx::finetune

@@ -1,0 +1,110 @@
+// The fine-tuning loop: data draws, checkpoints, cancellation, artifacts.
+#include "diffmix/sd_finetune/finetuner.hpp"
+
+#include "diffmix/cancellation.hpp"
+#include "diffmix/data/datasets.hpp"
+#include "diffmix/data/sample_rng.hpp"
+#include "diffmix/error.hpp"
+#include "diffmix/progress.hpp"
+#include "diffmix/sd_finetune/latent_dataset.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+
+namespace dmx::finetune {
+namespace {
+
+constexpr const char* kCheckpointFile = "checkpoint.safetensors";
+
+// Per-image sampling weights: uniform, or ∝ 1 / (images in the class) so that every class is drawn equally often.
+at::Tensor sampling_weights(const std::vector<int64_t>& labels, ClassSampling sampling) {
+  std::vector<double> weights(labels.size(), 1.0);
+  if (sampling == ClassSampling::Balanced) {
+    std::map<int64_t, int64_t> counts;
+    for (const auto label : labels) ++counts[label];
+    for (size_t i = 0; i < labels.size(); ++i) weights[i] = 1.0 / static_cast<double>(counts[labels[i]]);
+  }
+  return at::tensor(weights, at::kDouble);
+}
+
+// Every draw of step `step`, from a generator keyed by (seed, step): the batch does not depend on what ran before.
+TrainingBatch draw_batch(const LatentDataset& latents, const at::Tensor& weights, int64_t batch_size,
+                         int64_t num_train_timesteps, uint64_t seed, int64_t step, at::Device device) {
+  const auto key = data::SampleRng::mix(data::SampleRng::mix(seed ^ 0x5d1f7e3a9c2b4f61ULL) ^ static_cast<uint64_t>(step));
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(key);
+  const auto indices = at::multinomial(weights, batch_size, /*replacement=*/true, generator);
+  const auto flips = at::randint(0, 2, {batch_size}, generator, at::kLong);
+  std::vector<int64_t> shape{batch_size};
+  for (const auto d : latents.latent_shape()) shape.push_back(d);
+  const auto posterior_noise = at::randn(shape, generator, at::kFloat);
+  const auto noise = at::randn(shape, generator, at::kFloat);
+  const auto timesteps = at::randint(0, num_train_timesteps, {batch_size}, generator, at::kLong);
+
+  TrainingBatch batch;
+  batch.latents = latents.sample(indices, flips, posterior_noise, device);
+  batch.noise = noise;
+  batch.timesteps = timesteps;
+  const auto* index = indices.data_ptr<int64_t>();
+  for (int64_t b = 0; b < batch_size; ++b) batch.labels.push_back(latents.labels()[static_cast<size_t>(index[b])]);
+  return batch;
+}
+
+std::string loss_note(double loss) {
+  char text[64];
+  std::snprintf(text, sizeof text, "loss %.4f", loss);
+  return text;
+}
+
+}  // namespace
+
+FinetuneResult run_finetune(const FinetuneConfig& config, const data::Dataset& dataset,
+                            const FinetuneRunOptions& options) {
+  const auto& settings = config.train;
+  Finetuner tuner(config.model_path, settings, dataset.class_names(), dataset.metaclass(), config.seed, config.device);
+  std::filesystem::create_directories(config.output_dir);
+  const auto checkpoint = (std::filesystem::path(config.output_dir) / kCheckpointFile).string();
+  if (options.resume && std::filesystem::exists(checkpoint)) tuner.load_checkpoint(checkpoint);
+
+  FinetuneResult result;
+  result.output_dir = config.output_dir;
+  result.resumed_from = tuner.step();
+  if (tuner.step() < settings.steps) {
+    const auto latents = LatentDataset::encode(dataset, tuner.vae(), settings.resolution, config.seed);
+    const auto weights = sampling_weights(latents.labels(), settings.class_sampling);
+    Progress progress("finetune " + to_string(settings.strategy), static_cast<uint64_t>(settings.steps), "step");
+    progress.set(static_cast<uint64_t>(tuner.step()));
+    const auto start = std::chrono::steady_clock::now();
+    while (tuner.step() < settings.steps) {
+      if (cancel_requested()) {
+        tuner.save_checkpoint(checkpoint);
+        throw dmx::cancelled("fine-tuning interrupted at step " + std::to_string(tuner.step()) + "; checkpoint " +
+                             checkpoint + " (run again to resume)");
+      }
+      const auto batch = draw_batch(latents, weights, settings.batch_size, tuner.noise_scheduler().num_train_timesteps(),
+                                    config.seed, tuner.step(), tuner.device());
+      result.last_loss = tuner.train_step(batch);
+      progress.advance(1, loss_note(result.last_loss));
+      if (tuner.step() % settings.checkpoint_every == 0) tuner.save_checkpoint(checkpoint);
+      if (options.on_step) options.on_step(tuner.step(), result.last_loss);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result.steps_per_second = seconds > 0 ? static_cast<double>(tuner.step() - result.resumed_from) / seconds : 0.0;
+    progress.finish(loss_note(result.last_loss));
+    tuner.save_checkpoint(checkpoint);
+  }
+  tuner.save_artifacts(config.output_dir);
+  result.steps = tuner.step();
+  return result;
+}
+
+FinetuneResult run_finetune(const FinetuneConfig& config, const FinetuneRunOptions& options) {
+  const auto dataset = data::open_dataset(config.data);
+  return run_finetune(config, *dataset, options);
+}
+
+}  // namespace dmx::finetune
