@@ -1,9 +1,12 @@
 // diffmix: the command line. Subcommands live in command_*.cpp; this file parses, dispatches and turns errors
 // into messages and exit codes.
+#include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "commands.hpp"
@@ -26,6 +29,14 @@ int exit_code_for(dmx::ErrorCategory category) {
   }
 }
 
+// LibTorch's OpenMP default can come out as one thread on small machines; without an explicit OMP_NUM_THREADS the
+// command uses every core it may run on. Configs that need bit-exact resumes set their own thread count.
+void use_available_cores() {
+  if (std::getenv("OMP_NUM_THREADS")) return;
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0) at::set_num_threads(CPU_COUNT(&cpus));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,6 +51,7 @@ int main(int argc, char** argv) {
   dmx::cli::add_compare_command(app);
   dmx::cli::add_finetune_command(app);
   dmx::install_cancel_signal_handlers();
+  use_available_cores();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "../common/test_env.hpp"
+#include "diffmix/error.hpp"
+#include "diffmix/log.hpp"
 #include "diffmix/registry.hpp"
 
 namespace {
@@ -26,5 +28,30 @@ TEST(PluginLogging, MessagesReachTheHostSinksUnderThePluginName) {
   for (const auto& line : sink->last_formatted()) found |= line.find("[c_negate] [debug] loaded") != std::string::npos;
   EXPECT_TRUE(found) << "the plugin's 'loaded' message did not reach the sink";
 }
+
+}  // namespace
+
+namespace {
+
+TEST(LogLevel, ConfigLevelAppliesUnlessTheCommandLineChoseOne) {
+  unsetenv("SPDLOG_LEVEL");
+  dmx::log::setup("");
+  dmx::log::apply_config_level("warn");
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::warn);
+
+  dmx::log::setup("debug");  // --log-level debug
+  dmx::log::apply_config_level("error");
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::debug);
+}
+
+TEST(LogLevel, EnvironmentWinsOverTheConfig) {
+  setenv("SPDLOG_LEVEL", "trace", 1);
+  dmx::log::setup("");
+  dmx::log::apply_config_level("error");
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::trace);
+  unsetenv("SPDLOG_LEVEL");
+}
+
+TEST(LogLevel, UnknownLevelIsAConfigError) { EXPECT_THROW(dmx::log::setup("loud"), dmx::Error); }
 
 }  // namespace

@@ -1,3 +1,4 @@
+#include "diffmix/log.hpp"
 #include "diffmix/classifier/train_config.hpp"
 
 #include "diffmix/classifier/classifier.hpp"
@@ -80,6 +81,7 @@ TrainConfig read_train_config(const config::Table& root) {
   config.source = root.source();
   config.seed = static_cast<uint64_t>(root.integer("seed", 0, kNonNegative));
   config.output_dir = root.string("output", config.output_dir);
+  log::apply_config_level(root.string("log_level", "", log::level_names()));
   if (auto data = root.table("data")) read_data(*data, config.data);
   if (auto synthetic = root.table("synthetic")) read_synthetic(*synthetic, config.synthetic);
   if (auto backbone = root.table("backbone")) {
