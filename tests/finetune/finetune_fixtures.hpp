@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/test_env.hpp"
+#include "sd/sd_fixtures.hpp"
 #include "diffmix/data/dataset.hpp"
 #include "diffmix/sd_finetune/finetune_config.hpp"
 
@@ -15,10 +16,7 @@
 
 namespace dmx::test {
 
-inline std::string tiny_model_dir() {
-  const auto fixtures = env_or("DIFFMIX_SD_FIXTURES", source_dir() + "/tests/fixtures/sd-tiny");
-  return fixtures + "/model";
-}
+inline std::string tiny_model_dir() { return sd_fixture_dir() + "/model"; }
 
 // A fresh, empty folder under the system temp dir.
 inline std::string fresh_dir(const std::string& name) {

@@ -3,17 +3,14 @@
 
 #include <ATen/ATen.h>
 
-#include <cstdlib>
 #include <string>
+
+#include "../common/test_env.hpp"
 
 namespace dmx::test {
 
 // The fixture set: $DIFFMIX_SD_FIXTURES, else the copy kept in the source tree.
-inline std::string sd_fixture_dir() {
-  if (const char* env = std::getenv("DIFFMIX_SD_FIXTURES"); env && *env) return env;
-  if (const char* src = std::getenv("DIFFMIX_SOURCE_DIR"); src && *src) return std::string(src) + "/tests/fixtures/sd-tiny";
-  return "tests/fixtures/sd-tiny";
-}
+inline std::string sd_fixture_dir() { return env_or("DIFFMIX_SD_FIXTURES", source_dir() + "/tests/fixtures/sd-tiny"); }
 
 // max|actual - expected| / max|expected|: one number per tensor, comparable across scales.
 inline double relative_error(const at::Tensor& actual, const at::Tensor& expected) {

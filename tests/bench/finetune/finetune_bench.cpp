@@ -8,6 +8,7 @@
 // Each iteration is one full optimizer step (forward, backward, clipping, AdamW) on a batch of random latents.
 #include <benchmark/benchmark.h>
 
+#include "../../sd/sd_fixtures.hpp"
 #include "../common/peak_memory.hpp"
 #include "diffmix/sd_finetune/finetuner.hpp"
 #include "sd/random_sd_model.hpp"
@@ -19,15 +20,7 @@
 
 namespace {
 
-std::string tiny_model_dir() {
-  if (const char* fixtures = std::getenv("DIFFMIX_SD_FIXTURES"); fixtures && *fixtures) {
-    return std::string(fixtures) + "/model";
-  }
-  if (const char* source = std::getenv("DIFFMIX_SOURCE_DIR"); source && *source) {
-    return std::string(source) + "/tests/fixtures/sd-tiny/model";
-  }
-  return "tests/fixtures/sd-tiny/model";
-}
+std::string tiny_model_dir() { return dmx::test::sd_fixture_dir() + "/model"; }
 
 using dmx::bench::peak_memory_mib;
 using dmx::bench::reset_peak_memory;
