@@ -26,15 +26,16 @@ inline std::string fresh_dir(const std::string& name) {
   return path.string();
 }
 
-// `per_class` random RGB images of 40×36 per class, drawn from a fixed seed.
+// `per_class` random RGB images per class (width × height pixels, 40×36 unless told), drawn from a fixed seed.
 class RandomImages : public data::Dataset {
  public:
-  RandomImages(std::vector<std::string> class_names, int64_t per_class, uint64_t seed = 7)
+  RandomImages(std::vector<std::string> class_names, int64_t per_class, uint64_t seed = 7, int64_t width = 40,
+               int64_t height = 36)
       : class_names_(std::move(class_names)) {
     auto generator = at::detail::createCPUGenerator(seed);
     for (size_t c = 0; c < class_names_.size(); ++c) {
       for (int64_t i = 0; i < per_class; ++i) {
-        images_.push_back(at::randint(0, 256, {36, 40, 3}, generator, at::kByte));
+        images_.push_back(at::randint(0, 256, {height, width, 3}, generator, at::kByte));
         labels_.push_back(static_cast<int64_t>(c));
       }
     }

@@ -7,64 +7,101 @@
 #include "diffmix/progress.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace dmx::finetune {
+namespace {
 
-LatentDataset LatentDataset::encode(const data::Dataset& dataset, const sd::AutoencoderKL& vae, int64_t resolution,
-                                    uint64_t seed, int64_t batch_size) {
+// Centred trim of one spatial dimension to a multiple of `multiple` (at most multiple - 1 pixels go).
+at::Tensor trim_to_multiple(const at::Tensor& chw, int64_t dim, int64_t multiple) {
+  const auto size = chw.size(dim);
+  const auto kept = size / multiple * multiple;
+  return chw.narrow(dim, (size - kept) / 2, kept);
+}
+
+}  // namespace
+
+LatentDataset LatentDataset::encode(const data::Dataset& dataset, const sd::AutoencoderKL& vae, int64_t resolution) {
   if (dataset.size() == 0) throw dmx::invalid_argument(dataset.name() + ": no images to fine-tune on");
-  if (resolution % vae.downsampling_factor() != 0) {
+  const auto f = vae.downsampling_factor();
+  if (resolution % f != 0) {
     throw dmx::invalid_argument("resolution " + std::to_string(resolution) + " must be a multiple of the VAE's " +
-                                "downsampling factor " + std::to_string(vae.downsampling_factor()));
+                                "downsampling factor " + std::to_string(f));
   }
   at::NoGradGuard no_grad;
-  data::Transforms transforms;
-  transforms.resize(resolution).random_crop(resolution, resolution);
+  data::Transforms resize;
+  resize.resize(resolution);
   data::ImageRequest request;
   request.channels = 3;
   request.min_size = resolution;
+  // Resize draws nothing; the generator is there because apply() takes one.
+  data::SampleRng unused_rng(0, data::RandomStream::Transform, 0, 0);
 
   LatentDataset out;
   out.scaling_factor_ = vae.scaling_factor();
-  std::vector<at::Tensor> means, stds;
+  out.crop_cells_ = resolution / f;
   Progress progress("encode training images", static_cast<uint64_t>(dataset.size()), "image");
-  for (int64_t begin = 0; begin < dataset.size(); begin += batch_size) {
+  for (int64_t i = 0; i < dataset.size(); ++i) {
     throw_if_cancelled("encoding training images");
-    const auto end = std::min(dataset.size(), begin + batch_size);
-    std::vector<at::Tensor> images;
-    for (int64_t i = begin; i < end; ++i) {
-      data::SampleRng rng(seed, data::RandomStream::Transform, 0, static_cast<uint64_t>(i));
-      const auto image = transforms.apply(dataset.load_image(i, request), rng) * 2.0 - 1.0;
-      images.push_back(image);
-      images.push_back(image.flip({2}));
-      out.labels_.push_back(dataset.label(i));
-    }
-    const auto batch = at::stack(images).to(vae.device(), vae.dtype());
-    const auto posterior = vae.encode(batch);
-    const auto per_image = [&](const at::Tensor& t) {
-      return t.to(at::kCPU, at::kFloat).reshape({end - begin, 2, t.size(1), t.size(2), t.size(3)});
-    };
-    means.push_back(per_image(posterior.mean()));
-    stds.push_back(per_image(posterior.std()));
-    progress.advance(static_cast<uint64_t>(end - begin));
+    auto image = resize.apply(dataset.load_image(i, request), unused_rng) * 2.0 - 1.0;
+    image = trim_to_multiple(trim_to_multiple(image, 1, f), 2, f);
+    const auto pair = at::stack({image, image.flip({2})}).to(vae.device(), vae.dtype());
+    const auto posterior = vae.encode(pair);
+    out.mean_.push_back(posterior.mean().to(at::kCPU, at::kFloat));
+    out.std_.push_back(posterior.std().to(at::kCPU, at::kFloat));
+    out.labels_.push_back(dataset.label(i));
+    progress.advance(1);
   }
   progress.finish();
-  out.mean_ = at::cat(means);
-  out.std_ = at::cat(stds);
   return out;
 }
 
 std::vector<int64_t> LatentDataset::latent_shape() const {
-  return {mean_.size(2), mean_.size(3), mean_.size(4)};
+  return {mean_.front().size(1), crop_cells_, crop_cells_};
 }
 
-at::Tensor LatentDataset::sample(const at::Tensor& indices, const at::Tensor& flips, const at::Tensor& noise,
-                                 at::Device device) const {
-  // Row index into the flattened [N * 2] view: image * 2 + flip.
-  const auto rows = indices * 2 + flips;
-  const auto flat_mean = mean_.flatten(0, 1).index_select(0, rows);
-  const auto flat_std = std_.flatten(0, 1).index_select(0, rows);
-  return ((flat_mean + flat_std * noise) * scaling_factor_).to(device);
+std::vector<int64_t> LatentDataset::image_latent_shape(int64_t index) const {
+  const auto sizes = mean_.at(static_cast<size_t>(index)).sizes();
+  return {sizes.begin(), sizes.end()};
+}
+
+std::pair<int64_t, int64_t> LatentDataset::crop_origin(int64_t index, double u_y, double u_x) const {
+  const auto& mean = mean_.at(static_cast<size_t>(index));
+  // Uniform over the max + 1 positions, as RandomCrop draws its offset; the min guards u == 1 from rounding.
+  const auto origin = [&](int64_t extent, double u) {
+    const auto max = extent - crop_cells_;
+    return std::min(max, static_cast<int64_t>(std::floor(u * static_cast<double>(max + 1))));
+  };
+  return {origin(mean.size(2), u_y), origin(mean.size(3), u_x)};
+}
+
+at::Tensor LatentDataset::sample(const LatentDraw& draw, at::Device device) const {
+  const auto batch = draw.indices.numel();
+  if (draw.flips.numel() != batch || draw.crop_draws.sizes() != at::IntArrayRef{batch, 2} ||
+      draw.noise.size(0) != batch) {
+    throw dmx::shape_error("latent draw: indices " + c10::str(draw.indices.sizes()) + ", flips " +
+                           c10::str(draw.flips.sizes()) + ", crop draws " + c10::str(draw.crop_draws.sizes()) +
+                           " and noise " + c10::str(draw.noise.sizes()) + " must describe the same examples");
+  }
+  const auto indices = draw.indices.to(at::kLong).contiguous();
+  const auto flips = draw.flips.to(at::kLong).contiguous();
+  const auto crops = draw.crop_draws.to(at::kDouble).contiguous();
+  std::vector<at::Tensor> means, stds;
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto index = indices.data_ptr<int64_t>()[b];
+    if (index < 0 || index >= size()) {
+      throw dmx::invalid_argument("latent draw: image index " + std::to_string(index) + " is outside the " +
+                                  std::to_string(size()) + " encoded images");
+    }
+    const auto flip = flips.data_ptr<int64_t>()[b] != 0 ? 1 : 0;
+    const auto [top, left] = crop_origin(index, crops.data_ptr<double>()[2 * b], crops.data_ptr<double>()[2 * b + 1]);
+    const auto crop = [&](const at::Tensor& t) {
+      return t[flip].narrow(1, top, crop_cells_).narrow(2, left, crop_cells_);
+    };
+    means.push_back(crop(mean_[static_cast<size_t>(index)]));
+    stds.push_back(crop(std_[static_cast<size_t>(index)]));
+  }
+  return ((at::stack(means) + at::stack(stds) * draw.noise) * scaling_factor_).to(device);
 }
 
 }  // namespace dmx::finetune

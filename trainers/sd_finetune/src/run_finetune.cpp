@@ -32,24 +32,27 @@ at::Tensor sampling_weights(const std::vector<int64_t>& labels, ClassSampling sa
   return at::tensor(weights, at::kDouble);
 }
 
-// Every draw of step `step`, from a generator keyed by (seed, step): the batch does not depend on what ran before.
+// Every draw of step `step` (images, flips, crops, noise, timesteps), from a generator keyed by (seed, step): the
+// batch does not depend on what ran before.
 TrainingBatch draw_batch(const LatentDataset& latents, const at::Tensor& weights, int64_t batch_size,
                          int64_t num_train_timesteps, uint64_t seed, int64_t step, at::Device device) {
   const auto key = data::SampleRng::mix(data::SampleRng::mix(seed ^ 0x5d1f7e3a9c2b4f61ULL) ^ static_cast<uint64_t>(step));
   auto generator = at::make_generator<at::CPUGeneratorImpl>(key);
-  const auto indices = at::multinomial(weights, batch_size, /*replacement=*/true, generator);
-  const auto flips = at::randint(0, 2, {batch_size}, generator, at::kLong);
+  LatentDraw draw;
+  draw.indices = at::multinomial(weights, batch_size, /*replacement=*/true, generator);
+  draw.flips = at::randint(0, 2, {batch_size}, generator, at::kLong);
+  draw.crop_draws = at::rand({batch_size, 2}, generator, at::kDouble);
   std::vector<int64_t> shape{batch_size};
   for (const auto d : latents.latent_shape()) shape.push_back(d);
-  const auto posterior_noise = at::randn(shape, generator, at::kFloat);
+  draw.noise = at::randn(shape, generator, at::kFloat);
   const auto noise = at::randn(shape, generator, at::kFloat);
   const auto timesteps = at::randint(0, num_train_timesteps, {batch_size}, generator, at::kLong);
 
   TrainingBatch batch;
-  batch.latents = latents.sample(indices, flips, posterior_noise, device);
+  batch.latents = latents.sample(draw, device);
   batch.noise = noise;
   batch.timesteps = timesteps;
-  const auto* index = indices.data_ptr<int64_t>();
+  const auto* index = draw.indices.data_ptr<int64_t>();
   for (int64_t b = 0; b < batch_size; ++b) batch.labels.push_back(latents.labels()[static_cast<size_t>(index[b])]);
   return batch;
 }
@@ -74,7 +77,7 @@ FinetuneResult run_finetune(const FinetuneConfig& config, const data::Dataset& d
   result.output_dir = config.output_dir;
   result.resumed_from = tuner.step();
   if (tuner.step() < settings.steps) {
-    const auto latents = LatentDataset::encode(dataset, tuner.vae(), settings.resolution, config.seed);
+    const auto latents = LatentDataset::encode(dataset, tuner.vae(), settings.resolution);
     const auto weights = sampling_weights(latents.labels(), settings.class_sampling);
     Progress progress("finetune " + to_string(settings.strategy), static_cast<uint64_t>(settings.steps), "step");
     progress.set(static_cast<uint64_t>(tuner.step()));
