@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -171,6 +172,46 @@ nlohmann::json read_json(const fs::path& path) {
 }
 void write_json(const fs::path& path, const nlohmann::json& json) { std::ofstream(path) << json.dump(2); }
 
+constexpr const char* kStartOfText = "<|startoftext|>";
+constexpr const char* kEndOfText = "<|endoftext|>";
+
+// The template's tokenizer grown to `vocab_size` tokens, laid out as CLIP's is: the template's tokens and merges
+// first (its words tokenize as before), then merges of byte-level symbol pairs up to the size, then the two special
+// tokens as the last ids. Returns the ids of the special tokens.
+std::pair<int64_t, int64_t> write_full_size_tokenizer(const fs::path& from, const fs::path& to, int64_t vocab_size) {
+  fs::create_directories(to);
+  for (const char* file : {"tokenizer_config.json", "special_tokens_map.json"}) fs::copy_file(from / file, to / file);
+  std::vector<std::pair<int64_t, std::string>> by_id;
+  const auto template_vocab = read_json(from / "vocab.json");
+  for (const auto& [token, id] : template_vocab.items()) {
+    if (token != kStartOfText && token != kEndOfText) by_id.emplace_back(id.get<int64_t>(), token);
+  }
+  std::sort(by_id.begin(), by_id.end());
+  nlohmann::json vocab = nlohmann::json::object();
+  std::vector<std::string> symbols;  // the 256 byte symbols then their 256 end-of-word forms
+  for (const auto& [id, token] : by_id) {
+    vocab[token] = static_cast<int64_t>(vocab.size());
+    if (symbols.size() < 512) symbols.push_back(token);
+  }
+  std::ifstream merges_in(from / "merges.txt");
+  std::ofstream merges_out(to / "merges.txt");
+  for (std::string line; std::getline(merges_in, line);) merges_out << line << "\n";
+  const auto regular_tokens = vocab_size - 2;
+  for (size_t first = 0; first < 256 && static_cast<int64_t>(vocab.size()) < regular_tokens; ++first) {
+    for (size_t second = 0; second < symbols.size() && static_cast<int64_t>(vocab.size()) < regular_tokens; ++second) {
+      const auto merged = symbols[first] + symbols[second];
+      if (vocab.contains(merged)) continue;
+      vocab[merged] = static_cast<int64_t>(vocab.size());
+      merges_out << symbols[first] << ' ' << symbols[second] << "\n";
+    }
+  }
+  const auto start = static_cast<int64_t>(vocab.size());
+  vocab[kStartOfText] = start;
+  vocab[kEndOfText] = start + 1;
+  write_json(to / "vocab.json", vocab);
+  return {start, start + 1};
+}
+
 }  // namespace
 
 SdSizes sd15_sizes() {
@@ -184,13 +225,19 @@ SdSizes sd15_sizes() {
 std::string write_random_sd_folder(const SdSizes& sizes, const std::string& template_folder,
                                    const std::string& folder) {
   const fs::path root(folder);
+  // The marker names the layout version: a folder written by an older version of this function is rewritten.
   const fs::path done = root / ".complete";
-  if (fs::exists(done)) return folder;
+  constexpr const char* kLayout = "complete v2 (full-size tokenizer)";
+  if (fs::exists(done)) {
+    std::string marker;
+    std::getline(std::ifstream(done), marker);
+    if (marker == kLayout) return folder;
+  }
   fs::remove_all(root);
   const fs::path from(template_folder);
   fs::create_directories(root);
   fs::copy_file(from / "model_index.json", root / "model_index.json");
-  fs::copy(from / "tokenizer", root / "tokenizer", fs::copy_options::recursive);
+  const auto [bos, eos] = write_full_size_tokenizer(from / "tokenizer", root / "tokenizer", sizes.text_vocab);
   fs::copy(from / "scheduler", root / "scheduler", fs::copy_options::recursive);
   at::manual_seed(0);
 
@@ -226,11 +273,14 @@ std::string write_random_sd_folder(const SdSizes& sizes, const std::string& temp
   text["num_hidden_layers"] = sizes.text_layers;
   text["num_attention_heads"] = sizes.text_heads;
   text["vocab_size"] = sizes.text_vocab;
+  text["bos_token_id"] = bos;
+  text["eos_token_id"] = eos;
+  text["pad_token_id"] = eos;
   fs::create_directories(root / "text_encoder");
   write_json(root / "text_encoder" / "config.json", text);
   io::save_safetensors((root / "text_encoder" / "model.safetensors").string(), text_weights(sizes));
 
-  std::ofstream(done) << "complete\n";
+  std::ofstream(done) << kLayout << "\n";
   return folder;
 }
 

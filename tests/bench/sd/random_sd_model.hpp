@@ -32,7 +32,7 @@ struct SdSizes {
 SdSizes sd15_sizes();
 
 // Writes (or reuses, when a previous run completed it) `folder` from `template_folder`'s model_index.json,
-// tokenizer/ and scheduler/ and the sizes given. Returns `folder`.
+// scheduler/ and the sizes given, and its tokenizer grown to the text encoder's vocabulary size. Returns `folder`.
 std::string write_random_sd_folder(const SdSizes& sizes, const std::string& template_folder, const std::string& folder);
 
 }  // namespace dmx::bench
