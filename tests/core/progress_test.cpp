@@ -27,6 +27,18 @@ TEST(Progress, ResumedWorkCountsItsRateFromTheResumePoint) {
   EXPECT_LT(progress.rate(), 2000.0);
 }
 
+TEST(Progress, SummaryCountsInPluralUnits) {
+  dmx::Progress images("encode", 20, "image", 1000.0);
+  images.advance(20);
+  EXPECT_EQ(images.summary("ok").rfind("encode done: 20 images in 0:00 (", 0), 0u) << images.summary("ok");
+  EXPECT_NE(images.summary("ok").find(" image/s) ok"), std::string::npos) << images.summary("ok");
+  dmx::Progress batches("epoch 1", 3, "batch", 1000.0);
+  batches.advance(1);
+  EXPECT_NE(batches.summary().find("done: 1 batch in"), std::string::npos) << batches.summary();
+  batches.advance(2);
+  EXPECT_NE(batches.summary().find("done: 3 batches in"), std::string::npos) << batches.summary();
+}
+
 TEST(Progress, DurationsAreFormattedAsClockTime) {
   EXPECT_EQ(dmx::format_duration(5), "0:05");
   EXPECT_EQ(dmx::format_duration(125), "2:05");

@@ -19,12 +19,15 @@ class Progress {
   // Sets the absolute count (for work resumed part-way or reported by a plugin). The first call marks where this
   // run started.
   void set(uint64_t done, const std::string& note = "");
+  // Logs summary(note).
   void finish(const std::string& note = "");
 
   uint64_t done() const { return done_; }
   double rate() const;  // units per second since start
   // The line that would be logged now: "task 120/1000 (12.0%) 35.2 batch/s ETA 0:25 loss 0.41".
   std::string line(const std::string& note = "") const;
+  // The closing line: "task done: 1000 batches in 0:28 (35.71 batch/s) loss 0.41".
+  std::string summary(const std::string& note = "") const;
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -5,6 +5,17 @@
 #include <cstdio>
 
 namespace dmx {
+namespace {
+
+// "image" → "images", "batch" → "batches": enough English for the units that progress lines count.
+std::string plural(const std::string& unit) {
+  const auto ends_with = [&](const std::string& tail) {
+    return unit.size() >= tail.size() && unit.compare(unit.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return unit + (ends_with("s") || ends_with("x") || ends_with("ch") || ends_with("sh") ? "es" : "s");
+}
+
+}  // namespace
 
 std::string format_duration(double seconds) {
   if (!(seconds >= 0) || seconds > 1e8) return "?";
@@ -68,10 +79,14 @@ void Progress::maybe_report(const std::string& note) {
   spdlog::info(line(note));
 }
 
-void Progress::finish(const std::string& note) {
+std::string Progress::summary(const std::string& note) const {
   const double elapsed = started_ ? std::chrono::duration<double>(Clock::now() - start_).count() : 0.0;
-  spdlog::info("{} done: {} {} in {} ({:.2f} {}/s){}{}", task_, done_, unit_, format_duration(elapsed), rate(), unit_,
-               note.empty() ? "" : " ", note);
+  char counts[160];
+  std::snprintf(counts, sizeof counts, " (%.2f %s/s)", rate(), unit_.c_str());
+  return task_ + " done: " + std::to_string(done_) + " " + (done_ == 1 ? unit_ : plural(unit_)) + " in " +
+         format_duration(elapsed) + counts + (note.empty() ? "" : " " + note);
 }
+
+void Progress::finish(const std::string& note) { spdlog::info(summary(note)); }
 
 }  // namespace dmx
