@@ -71,13 +71,7 @@ TEST(FinetuneCli, UnknownKeyIsAConfigError) {
       << read_text(dir + "/log.txt");
 }
 
-FinetuneConfig parse(const std::string& text) {
-  const auto document = config::Document::parse_string(text, "finetune.toml");
-  const auto root = document.root();
-  auto config = read_finetune_config(root);
-  root.finish();
-  return config;
-}
+FinetuneConfig parse(const std::string& text) { return test::parse_finetune_config(text); }
 
 TEST(FinetuneConfigFile, DefaultsAreThePapers) {
   const auto config = parse("[model]\npath = \"sd15\"\n");

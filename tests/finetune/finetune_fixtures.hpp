@@ -4,14 +4,17 @@
 
 #include "common/test_env.hpp"
 #include "sd/sd_fixtures.hpp"
+#include "diffmix/config.hpp"
 #include "diffmix/data/dataset.hpp"
 #include "diffmix/sd_finetune/finetune_config.hpp"
+#include "diffmix/sd_finetune/finetuner.hpp"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dmx::test {
@@ -69,6 +72,42 @@ inline finetune::FinetuneSettings tiny_settings(finetune::Strategy strategy = fi
   settings.initializer_token = "photo";
   settings.checkpoint_every = 100;
   return settings;
+}
+
+// `size` examples of random latents (side × side), noise and timesteps; labels cycle through `num_classes`.
+inline finetune::TrainingBatch fixed_batch(const finetune::Finetuner& tuner, int64_t size, uint64_t seed,
+                                           int64_t side = 16, int64_t num_classes = 3) {
+  auto generator = at::detail::createCPUGenerator(seed);
+  finetune::TrainingBatch batch;
+  batch.latents = at::randn({size, 4, side, side}, generator, at::kFloat) * 0.5;
+  batch.noise = at::randn({size, 4, side, side}, generator, at::kFloat);
+  batch.timesteps = at::randint(0, tuner.noise_scheduler().num_train_timesteps(), {size}, generator, at::kLong);
+  for (int64_t b = 0; b < size; ++b) batch.labels.push_back(b % num_classes);
+  return batch;
+}
+
+// The loss before and after 100 steps on one fixed example (8×8 latents) with a generous rank and learning rate: the
+// adapters and the embeddings can memorise it, so the second number must be far below the first.
+inline std::pair<double, double> overfit_one_example(finetune::FinetuneSettings settings,
+                                                     const std::vector<std::string>& classes) {
+  settings.learning_rate = 1e-2;
+  settings.batch_size = 1;
+  settings.lora_rank = 16;
+  finetune::Finetuner tuner(tiny_model_dir(), settings, classes, "bird", 0);
+  const auto batch = fixed_batch(tuner, 1, 5, 8);
+  const double first = tuner.train_step(batch);
+  double last = first;
+  for (int step = 0; step < 100; ++step) last = tuner.train_step(batch);
+  return {first, last};
+}
+
+// A fine-tuning config read from TOML text, every key checked as `diffmix finetune` checks them.
+inline finetune::FinetuneConfig parse_finetune_config(const std::string& text) {
+  const auto document = config::Document::parse_string(text, "finetune.toml");
+  const auto root = document.root();
+  auto config = finetune::read_finetune_config(root);
+  root.finish();
+  return config;
 }
 
 }  // namespace dmx::test

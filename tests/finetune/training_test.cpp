@@ -12,15 +12,7 @@ namespace {
 
 const std::vector<std::string> kClasses = {"sparrow", "crow", "owl"};
 
-TrainingBatch fixed_batch(const Finetuner& tuner, int64_t size, uint64_t seed, int64_t side = 16) {
-  auto generator = at::detail::createCPUGenerator(seed);
-  TrainingBatch batch;
-  batch.latents = at::randn({size, 4, side, side}, generator, at::kFloat) * 0.5;
-  batch.noise = at::randn({size, 4, side, side}, generator, at::kFloat);
-  batch.timesteps = at::randint(0, tuner.noise_scheduler().num_train_timesteps(), {size}, generator, at::kLong);
-  for (int64_t b = 0; b < size; ++b) batch.labels.push_back(b % static_cast<int64_t>(kClasses.size()));
-  return batch;
-}
+using test::fixed_batch;
 
 TEST(FinetuneTraining, OnlyTheNewEmbeddingRowsChange) {
   auto settings = test::tiny_settings(Strategy::TextualInversion);
@@ -54,15 +46,7 @@ TEST(FinetuneTraining, DreamBoothPromptsUseClassNamesAndLearnNoTokens) {
 // One example on 8×8 latents with a generous rank and learning rate: the adapters and the embeddings can memorise
 // it, so the loss must fall far below where it started.
 TEST(FinetuneTraining, TinyModelOverfitsOneFixedBatch) {
-  auto settings = test::tiny_settings(Strategy::Both);
-  settings.learning_rate = 1e-2;
-  settings.batch_size = 1;
-  settings.lora_rank = 16;
-  Finetuner tuner(test::tiny_model_dir(), settings, kClasses, "bird", 0);
-  const auto batch = fixed_batch(tuner, 1, 5, 8);
-  const double first = tuner.train_step(batch);
-  double last = first;
-  for (int step = 0; step < 100; ++step) last = tuner.train_step(batch);
+  const auto [first, last] = test::overfit_one_example(test::tiny_settings(Strategy::Both), kClasses);
   EXPECT_LT(last, first / 5.0) << "loss went from " << first << " to " << last;
 }
 

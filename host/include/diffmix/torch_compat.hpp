@@ -18,4 +18,27 @@ bool cuda_available();
 // explicitly, with the softmax in float32 so that half-precision inputs do not overflow.
 at::Tensor scaled_dot_product_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value);
 
+// Runs the enclosed operations under automatic mixed precision for one device type, like Python's
+// `with torch.autocast(device_type, dtype):` — matmuls and convolutions compute in `dtype`, precision-sensitive ops
+// (softmax, losses, reductions) stay in float32. The previous state of that device type is restored on exit, so guards
+// nest; the cache of casted weights is cleared when the outermost guard exits (the weights may change before the next
+// forward pass). Only CPU and CUDA are supported (an Unsupported error otherwise); LibTorch 1.13's CPU autocast
+// computes in bfloat16 only.
+class AutocastGuard {
+ public:
+  AutocastGuard(at::DeviceType device_type, at::ScalarType dtype);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  at::DeviceType device_type_;
+  bool previous_enabled_;
+  at::ScalarType previous_dtype_;
+};
+
+// Whether autocast is on for `device_type` in this thread, and the dtype it computes in.
+bool autocast_enabled(at::DeviceType device_type);
+at::ScalarType autocast_dtype(at::DeviceType device_type);
+
 }  // namespace dmx::compat

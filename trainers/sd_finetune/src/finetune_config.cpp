@@ -14,6 +14,16 @@ Strategy parse_strategy(const std::string& name) {
   return Strategy::Both;
 }
 
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::Float32;
+  if (name == "fp16") return Precision::Float16;
+  if (name == "bf16") return Precision::BFloat16;
+  return Precision::Auto;
+}
+
+// "cuda:1" → "cuda".
+std::string device_type_of(const std::string& device) { return device.substr(0, device.find(':')); }
+
 void read_data(const config::Table& table, data::DatasetSpec& spec) {
   spec.kind = table.string("kind", spec.kind, data::dataset_kinds());
   spec.root = table.string("root", "");
@@ -42,6 +52,16 @@ void read_training(const config::Table& table, FinetuneSettings& train, bool lon
   train.weight_decay = table.number("weight_decay", train.weight_decay, {0.0, 1.0});
   train.adam_epsilon = table.number("adam_epsilon", train.adam_epsilon, {1e-20, 1.0});
   train.max_grad_norm = table.number("max_grad_norm", train.max_grad_norm, {0.0, 1e6});
+  train.precision = parse_precision(table.string("precision", "auto", {"auto", "fp32", "fp16", "bf16"}));
+}
+
+// LibTorch 1.13's CPU autocast computes in bfloat16 only; caught here, before the model loads.
+void check_precision_on_device(const config::Table& table, Precision precision, const std::string& device) {
+  if (precision == Precision::Float16 && device_type_of(device) == "cpu") {
+    throw dmx::config_error(table.where("precision") + ": key 'precision' in [finetune] is 'fp16', which [model] " +
+                            "device '" + device + "' does not support (CPU autocast computes in bfloat16: use " +
+                            "'bf16', 'fp32' or 'auto')");
+  }
 }
 
 }  // namespace
@@ -53,6 +73,21 @@ std::string to_string(Strategy strategy) {
     case Strategy::Both: return "ti+db";
   }
   return "ti+db";
+}
+
+std::string to_string(Precision precision) {
+  switch (precision) {
+    case Precision::Auto: return "auto";
+    case Precision::Float32: return "fp32";
+    case Precision::Float16: return "fp16";
+    case Precision::BFloat16: return "bf16";
+  }
+  return "auto";
+}
+
+Precision resolve_precision(Precision precision, const std::string& device_type) {
+  if (precision != Precision::Auto) return precision;
+  return device_type == "cuda" ? Precision::Float16 : Precision::Float32;
 }
 
 bool learns_tokens(Strategy strategy) { return strategy != Strategy::DreamBooth; }
@@ -71,6 +106,7 @@ FinetuneConfig read_finetune_config(const config::Table& root) {
   bool long_tail = config.data.imbalance > 1.0;
   if (auto train = root.table("finetune")) {
     read_training(*train, config.train, long_tail);
+    check_precision_on_device(*train, config.train.precision, config.device);
   } else {
     config.train.class_sampling = long_tail ? ClassSampling::Balanced : ClassSampling::Uniform;
   }

@@ -2,10 +2,12 @@
 
 #include "diffmix/error.hpp"
 #include "diffmix/io/safetensors.hpp"
+#include "diffmix/torch_compat.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -34,7 +36,8 @@ std::string settings_as_toml(const FinetuneSettings& s) {
       << s.initializer_token << "\"\nclass_sampling = \""
       << (s.class_sampling == ClassSampling::Balanced ? "balanced" : "uniform") << "\"\nadam_beta1 = " << s.adam_beta1
       << "\nadam_beta2 = " << s.adam_beta2 << "\nweight_decay = " << s.weight_decay
-      << "\nadam_epsilon = " << s.adam_epsilon << "\nmax_grad_norm = " << s.max_grad_norm << "\n";
+      << "\nadam_epsilon = " << s.adam_epsilon << "\nmax_grad_norm = " << s.max_grad_norm << "\nprecision = \""
+      << to_string(s.precision) << "\"\n";
   return out.str();
 }
 
@@ -45,16 +48,60 @@ std::string metadata_value(const std::map<std::string, std::string>& metadata, c
   return found->second;
 }
 
-int64_t metadata_integer(const std::map<std::string, std::string>& metadata, const std::string& key,
-                         const std::string& path) {
+// The metadata value of `key` read whole by `parse` (std::stoll, std::stod); `expected` names the kind in errors.
+template <typename Parse>
+auto metadata_parsed(const std::map<std::string, std::string>& metadata, const std::string& key,
+                     const std::string& path, Parse parse, const char* expected) {
   const auto text = metadata_value(metadata, key, path);
   try {
     size_t used = 0;
-    const auto value = std::stoll(text, &used);
+    const auto value = parse(text, &used);
     if (used == text.size()) return value;
   } catch (const std::exception&) {
   }
-  throw dmx::format_error(path + ": metadata key '" + key + "' is '" + text + "', expected an integer");
+  throw dmx::format_error(path + ": metadata key '" + key + "' is '" + text + "', expected " + expected);
+}
+
+int64_t metadata_integer(const std::map<std::string, std::string>& metadata, const std::string& key,
+                         const std::string& path) {
+  return metadata_parsed(
+      metadata, key, path, [](const std::string& text, size_t* used) { return std::stoll(text, used); },
+      "an integer");
+}
+
+double metadata_number(const std::map<std::string, std::string>& metadata, const std::string& key,
+                       const std::string& path) {
+  return metadata_parsed(
+      metadata, key, path, [](const std::string& text, size_t* used) { return std::stod(text, used); }, "a number");
+}
+
+// Round-trips through std::stod exactly.
+std::string exact_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+// The resolved precision for `device`, checked against what the device's autocast supports.
+Precision precision_for(Precision requested, const at::Device& device) {
+  const auto precision = resolve_precision(requested, device.is_cuda() ? "cuda" : "cpu");
+  if (precision == Precision::Float16 && !device.is_cuda()) {
+    throw dmx::config_error("[finetune] precision 'fp16' needs a CUDA device, the model is on '" + device.str() +
+                            "' (use 'bf16', 'fp32' or 'auto')");
+  }
+  if (precision == Precision::BFloat16 && !device.is_cuda() && !device.is_cpu()) {
+    throw dmx::config_error("[finetune] precision 'bf16' needs a CPU or CUDA device, the model is on '" + device.str() +
+                            "' (use 'fp32')");
+  }
+  return precision;
+}
+
+at::ScalarType compute_dtype_of(Precision precision) {
+  switch (precision) {
+    case Precision::Float16: return at::kHalf;
+    case Precision::BFloat16: return at::kBFloat16;
+    default: return at::kFloat;
+  }
 }
 
 }  // namespace
@@ -68,6 +115,8 @@ Finetuner::Finetuner(const std::string& model_path, const FinetuneSettings& sett
       metaclass_(std::move(metaclass)),
       seed_(seed),
       device_(parse_device(device)),
+      precision_(precision_for(settings.precision, device_)),
+      compute_dtype_(compute_dtype_of(precision_)),
       tokenizer_(sd::CLIPTokenizer::load(model_path + "/tokenizer")),
       text_encoder_(sd::CLIPTextModel::load(model_path, at::kFloat, device_)),
       unet_(sd::UNet2DConditionModel::load(model_path, at::kFloat, device_)),
@@ -95,7 +144,11 @@ Finetuner::Finetuner(const std::string& model_path, const FinetuneSettings& sett
   }
   optimizer_.emplace(parameters_, AdamWOptions{settings_.learning_rate, settings_.adam_beta1, settings_.adam_beta2,
                                                settings_.weight_decay, settings_.adam_epsilon});
+  // bfloat16 has float32's exponent range: its gradients do not underflow, so only float16 needs loss scaling.
+  if (precision_ == Precision::Float16) scaler_.emplace();
 }
+
+void Finetuner::use_loss_scaling(LossScalerOptions options) { scaler_.emplace(options); }
 
 at::Tensor Finetuner::prompt_embeddings(const std::vector<int64_t>& labels) {
   for (const auto label : labels) {
@@ -127,7 +180,13 @@ at::Tensor Finetuner::loss(const TrainingBatch& batch) {
   const auto timesteps = batch.timesteps.to(device_, at::kLong);
   const auto noisy = ddpm_.add_noise(latents, noise, timesteps);
   const auto target = ddpm_.training_target(latents, noise, timesteps);
-  const auto prediction = unet_.forward(noisy, timesteps, prompt_embeddings(batch.labels));
+  at::Tensor prediction;
+  {
+    std::optional<compat::AutocastGuard> autocast;
+    if (compute_dtype_ != at::kFloat) autocast.emplace(device_.type(), compute_dtype_);
+    prediction = unet_.forward(noisy, timesteps, prompt_embeddings(batch.labels));
+  }
+  // The loss is reduced in float32 whatever the UNet computed in.
   return at::mse_loss(prediction.to(at::kFloat), target.to(at::kFloat));
 }
 
@@ -142,27 +201,41 @@ double Finetuner::train_step(const TrainingBatch& batch) {
                        std::vector<int64_t>(batch.labels.begin() + begin, batch.labels.begin() + end)};
     // Each micro-batch's mean, weighted by its share: the gradient of the whole batch's mean.
     const double share = static_cast<double>(end - begin) / static_cast<double>(batch_size);
-    auto part_loss = loss(part) * share;
-    part_loss.backward();
+    const auto part_loss = loss(part) * share;
+    (scaler_ ? scaler_->scale(part_loss) : part_loss).backward();
     total += part_loss.item<double>();
+  }
+  apply_gradients();
+  ++step_;
+  if (tokens_) tokens_->bind_detached(text_encoder_);
+  return total;
+}
+
+void Finetuner::apply_gradients() {
+  if (scaler_) {
+    scaler_->step(*optimizer_, settings_.max_grad_norm);
+    return;
   }
   clip_gradient_norm(parameters_, settings_.max_grad_norm);
   optimizer_->step();
   optimizer_->zero_grad();
-  if (tokens_) tokens_->bind_detached(text_encoder_);
-  return total;
 }
 
 void Finetuner::save_checkpoint(const std::string& path) const {
   NamedTensors tensors;
   for (const auto& [name, tensor] : parameters_) tensors.emplace_back(kParamPrefix + name, tensor.detach().to(at::kCPU));
   for (const auto& [name, tensor] : optimizer_->state()) tensors.emplace_back(kOptimizerPrefix + name, tensor);
-  io::save_safetensors(path, tensors,
-                       {{"step", std::to_string(optimizer_->step_count())},
-                        {"strategy", to_string(settings_.strategy)},
-                        {"lora_rank", std::to_string(lora_ ? settings_.lora_rank : 0)},
-                        {"classes", std::to_string(class_names_.size())},
-                        {"seed", std::to_string(seed_)}});
+  std::map<std::string, std::string> metadata = {{"step", std::to_string(step_)},
+                                                 {"optimizer_step", std::to_string(optimizer_->step_count())},
+                                                 {"strategy", to_string(settings_.strategy)},
+                                                 {"lora_rank", std::to_string(lora_ ? settings_.lora_rank : 0)},
+                                                 {"classes", std::to_string(class_names_.size())},
+                                                 {"seed", std::to_string(seed_)}};
+  if (scaler_) {
+    metadata["loss_scale"] = exact_text(scaler_->state().scale);
+    metadata["loss_scale_growth_tracker"] = std::to_string(scaler_->state().growth_tracker);
+  }
+  io::save_safetensors(path, tensors, metadata);
 }
 
 void Finetuner::load_checkpoint(const std::string& path) {
@@ -181,6 +254,20 @@ void Finetuner::load_checkpoint(const std::string& path) {
   // Step s draws its batch from (seed, s): the seed is the rest of the random state an exact resume needs.
   expect("seed", std::to_string(seed_));
   const auto step = metadata_integer(metadata, "step", path);
+  // Checkpoints from before skipped updates existed have one count for both.
+  const auto optimizer_step =
+      metadata.count("optimizer_step") ? metadata_integer(metadata, "optimizer_step", path) : step;
+  if (optimizer_step < 0 || optimizer_step > step) {
+    throw dmx::format_error(path + ": metadata optimizer_step " + std::to_string(optimizer_step) +
+                            " must be between 0 and step " + std::to_string(step));
+  }
+  // A run that was not scaling its loss (or an older checkpoint) leaves this run's scaler at its initial state.
+  std::optional<LossScaler> scaler = scaler_;
+  if (scaler && metadata.count("loss_scale")) {
+    scaler->load_state({metadata_number(metadata, "loss_scale", path),
+                        metadata_integer(metadata, "loss_scale_growth_tracker", path)},
+                       path);
+  }
 
   std::map<std::string, at::Tensor> params, state;
   for (const auto& name : file.names()) {
@@ -195,7 +282,9 @@ void Finetuner::load_checkpoint(const std::string& path) {
                              ", expected " + c10::str(tensor.sizes()));
     }
   }
-  optimizer_->load_state(state, step, path);  // checks before anything is copied
+  optimizer_->load_state(state, optimizer_step, path);  // checks before anything is copied
+  scaler_ = scaler;
+  step_ = step;
   at::NoGradGuard no_grad;
   for (auto& [name, tensor] : parameters_) tensor.copy_(params.at(name));
   if (tokens_) tokens_->bind_detached(text_encoder_);
@@ -210,13 +299,15 @@ void Finetuner::save_artifacts(const std::string& folder) {
   manifest.base_model = model_path_;
   manifest.strategy = settings_.strategy;
   manifest.lora_rank = lora_ ? settings_.lora_rank : 0;
-  manifest.steps = optimizer_->step_count();
+  manifest.steps = step_;
   manifest.metaclass = metaclass_;
   manifest.class_names = class_names_;
   if (tokens_) manifest.tokens = tokens_->tokens();
   manifest.prompts = prompts_;
   manifest.base = base_;
-  manifest.config_toml = settings_as_toml(settings_);
+  auto settings = settings_;
+  settings.precision = precision_;  // what "auto" became on this device
+  manifest.config_toml = settings_as_toml(settings);
   manifest.write(in_folder(kManifestFile));
 }
 

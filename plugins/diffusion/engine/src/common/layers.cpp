@@ -5,6 +5,16 @@
 #include <utility>
 
 namespace dmx::sd {
+namespace {
+
+// Under autocast a lower-precision activation meets float32 normalisation parameters: normalising in the
+// parameters' dtype is what CUDA autocast does for group_norm and layer_norm, and LibTorch 1.13's CPU kernels reject
+// mixed dtypes.
+at::Tensor in_dtype_of(const at::Tensor& x, const at::Tensor& weight) {
+  return x.scalar_type() == weight.scalar_type() ? x : x.to(weight.scalar_type());
+}
+
+}  // namespace
 
 Linear Linear::load(StateDict& weights, const std::string& prefix, int64_t in_features, int64_t out_features,
                     bool bias) {
@@ -81,7 +91,9 @@ GroupNorm GroupNorm::load(StateDict& weights, const std::string& prefix, int64_t
 GroupNorm::GroupNorm(at::Tensor weight, at::Tensor bias, int64_t groups, double eps)
     : weight_(std::move(weight)), bias_(std::move(bias)), groups_(groups), eps_(eps) {}
 
-at::Tensor GroupNorm::forward(const at::Tensor& x) const { return at::group_norm(x, groups_, weight_, bias_, eps_); }
+at::Tensor GroupNorm::forward(const at::Tensor& x) const {
+  return at::group_norm(in_dtype_of(x, weight_), groups_, weight_, bias_, eps_);
+}
 
 LayerNorm LayerNorm::load(StateDict& weights, const std::string& prefix, int64_t dim, double eps) {
   auto weight = weights.take(prefix + ".weight", {dim});
@@ -92,7 +104,7 @@ LayerNorm::LayerNorm(at::Tensor weight, at::Tensor bias, double eps)
     : weight_(std::move(weight)), bias_(std::move(bias)), eps_(eps) {}
 
 at::Tensor LayerNorm::forward(const at::Tensor& x) const {
-  return at::layer_norm(x, {weight_.size(0)}, weight_, bias_, eps_);
+  return at::layer_norm(in_dtype_of(x, weight_), {weight_.size(0)}, weight_, bias_, eps_);
 }
 
 }  // namespace dmx::sd

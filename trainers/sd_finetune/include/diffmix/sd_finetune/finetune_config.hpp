@@ -6,7 +6,12 @@
 //   [model]     path (a diffusers SD 1.x folder), device ("cpu", "cuda", "cuda:1")
 //   [finetune]  strategy ("ti", "db" or "ti+db"), steps, batch_size, micro_batch_size, resolution, learning_rate,
 //               lora_rank, initializer_token, checkpoint_every, class_sampling, adam_beta1, adam_beta2,
-//               weight_decay, adam_epsilon, max_grad_norm
+//               weight_decay, adam_epsilon, max_grad_norm,
+//               precision ("auto", "fp32", "fp16" or "bf16"; "auto": fp32 on the CPU, fp16 on CUDA)
+//
+// Mixed precision ("fp16", "bf16") runs the forward passes under autocast; the weights, LoRA, embeddings, optimizer
+// state and the loss stay float32, and fp16 adds dynamic loss scaling. LibTorch 1.13's CPU autocast has no float16,
+// so "fp16" with a CPU device is a config error.
 //
 // Defaults are the paper's (DESIGN.md §2): TI+DB, rank 10, AdamW 5e-5, batch 8, 512 px, 35 000 steps.
 #pragma once
@@ -36,6 +41,18 @@ enum class ClassSampling {
   Balanced,  // image weight ∝ 1 / (images in its class): every class equally often (long-tail sets)
 };
 
+// The precision the forward passes compute in.
+enum class Precision {
+  Auto,      // "auto": Float32 on the CPU, Float16 on CUDA
+  Float32,   // "fp32"
+  Float16,   // "fp16": CUDA autocast in float16, with dynamic loss scaling
+  BFloat16,  // "bf16": autocast in bfloat16 (CPU or CUDA), no loss scaling needed
+};
+
+std::string to_string(Precision precision);
+// What `precision` means on a device of type `device_type` ("cpu", "cuda"): never Auto.
+Precision resolve_precision(Precision precision, const std::string& device_type);
+
 struct FinetuneSettings {
   Strategy strategy = Strategy::Both;
   int64_t steps = 35000;
@@ -52,6 +69,7 @@ struct FinetuneSettings {
   double weight_decay = 1e-2;
   double adam_epsilon = 1e-8;
   double max_grad_norm = 1.0;  // <= 0: no clipping
+  Precision precision = Precision::Auto;
 
   int64_t micro_batch() const { return micro_batch_size > 0 ? micro_batch_size : batch_size; }
 };

@@ -7,8 +7,12 @@
 // Lower level, for tests and custom loops:
 //
 //   Finetuner tuner(config.model_path, config.train, class_names, metaclass, seed);
-//   double loss = tuner.train_step(batch);              // one optimizer step (gradient accumulation inside)
+//   double loss = tuner.train_step(batch);              // one training step (gradient accumulation inside)
 //   tuner.save_artifacts("out/");
+//
+// settings.precision picks the forward passes' dtype: mixed precision runs the text encoder (when it learns tokens) and
+// the UNet under autocast, while the weights, the trainable parameters, AdamW's state and the loss stay float32; fp16
+// adds dynamic loss scaling, whose skipped steps (inf/nan gradients) still count as training steps.
 #pragma once
 
 #include "diffmix/data/dataset.hpp"
@@ -22,6 +26,7 @@
 #include "diffmix/sd_finetune/finetune_config.hpp"
 #include "diffmix/sd_finetune/learned_tokens.hpp"
 #include "diffmix/sd_finetune/lora_adapters.hpp"
+#include "diffmix/sd_finetune/loss_scaler.hpp"
 
 #include <ATen/ATen.h>
 
@@ -44,21 +49,36 @@ struct TrainingBatch {
 class Finetuner {
  public:
   // Loads the model folder's tokenizer, text encoder, UNet, VAE and scheduler (float32 on `device`), adds one token
-  // per class and/or LoRA adapters as the strategy says. `seed` draws the LoRA's initial down weights.
+  // per class and/or LoRA adapters as the strategy says. `seed` draws the LoRA's initial down weights. "fp16" needs a
+  // CUDA device and mixed precision a CPU or CUDA one (a Config error otherwise).
   Finetuner(const std::string& model_path, const FinetuneSettings& settings, std::vector<std::string> class_names,
             std::string metaclass, uint64_t seed, const std::string& device = "cpu");
 
   // The mean-squared ε-prediction error on `batch` (with autograd recording through the trainable parameters).
   at::Tensor loss(const TrainingBatch& batch);
-  // Forward and backward in micro-batches, gradient clipping, one AdamW update. Returns the batch's mean loss.
+  // One training step: forward and backward in micro-batches, gradient clipping, one AdamW update (skipped when loss
+  // scaling finds an inf or nan gradient). Returns the batch's mean loss.
   double train_step(const TrainingBatch& batch);
+
+  // Turns dynamic loss scaling on with `options`, whatever the precision (fp16 turns it on with the defaults), e.g. to
+  // use a shorter growth interval. Resets the scale to options.init_scale.
+  void use_loss_scaling(LossScalerOptions options);
+  // The loss scaler, or nullptr when the gradients are not scaled.
+  const LossScaler* loss_scaler() const { return scaler_ ? &*scaler_ : nullptr; }
 
   // All trainable tensors: the LoRA adapters, then "token_embeddings".
   const NamedTensors& parameters() const { return parameters_; }
-  int64_t step() const { return optimizer_->step_count(); }
+  const AdamW& optimizer() const { return *optimizer_; }
+  // Training steps taken, skipped updates included (run_finetune's step count).
+  int64_t step() const { return step_; }
+  // AdamW updates applied (its bias correction's step count): step() minus the skipped updates.
+  int64_t optimizer_step() const { return optimizer_->step_count(); }
+  // The resolved precision: never Precision::Auto.
+  Precision precision() const { return precision_; }
   const std::vector<std::string>& prompts() const { return prompts_; }
 
-  // Checkpoint = parameters + optimizer state + step + the seed and settings that must not change across a resume.
+  // Checkpoint = parameters + optimizer state + both step counts + the loss scaler's state + the seed and settings that
+  // must not change across a resume.
   void save_checkpoint(const std::string& path) const;
   // Restores a checkpoint written by save_checkpoint for the same strategy, rank and classes (an error otherwise).
   void load_checkpoint(const std::string& path);
@@ -75,6 +95,8 @@ class Finetuner {
 
  private:
   at::Tensor prompt_embeddings(const std::vector<int64_t>& labels);
+  // Clipping and the AdamW update from the accumulated gradients (through the loss scaler when there is one).
+  void apply_gradients();
 
   std::string model_path_;
   FinetuneSettings settings_;
@@ -83,6 +105,8 @@ class Finetuner {
   std::vector<std::string> prompts_;
   uint64_t seed_ = 0;
   at::Device device_;
+  Precision precision_;
+  at::ScalarType compute_dtype_;  // the autocast dtype; kFloat: no autocast
   sd::CLIPTokenizer tokenizer_;
   sd::CLIPTextModel text_encoder_;
   sd::UNet2DConditionModel unet_;
@@ -94,6 +118,8 @@ class Finetuner {
   at::Tensor fixed_prompt_embeddings_;  // [classes, L, D] when the text side does not learn
   NamedTensors parameters_;
   std::optional<AdamW> optimizer_;
+  std::optional<LossScaler> scaler_;
+  int64_t step_ = 0;
 };
 
 struct FinetuneRunOptions {
