@@ -26,8 +26,10 @@ using dmx::bench::peak_memory_mib;
 using dmx::bench::reset_peak_memory;
 
 // Full optimizer steps on random latents. state.range(0): strategy (0 ti, 1 db, 2 ti+db); range(1): batch size;
-// range(2): latent side (image side / the VAE's downsampling factor).
-void run_finetune_steps(benchmark::State& state, const std::string& model_folder) {
+// range(2): latent side (image side / the VAE's downsampling factor). `precision`: BFloat16 runs the forward passes
+// under autocast, the mixed-precision path CUDA takes with float16.
+void run_finetune_steps(benchmark::State& state, const std::string& model_folder,
+                        dmx::finetune::Precision precision = dmx::finetune::Precision::Float32) {
   reset_peak_memory();
   const auto strategy = static_cast<dmx::finetune::Strategy>(state.range(0));
   const int64_t batch_size = state.range(1), side = state.range(2);
@@ -35,6 +37,7 @@ void run_finetune_steps(benchmark::State& state, const std::string& model_folder
   settings.strategy = strategy;
   settings.batch_size = batch_size;
   settings.initializer_token = "photo";
+  settings.precision = precision;
   dmx::finetune::Finetuner tuner(model_folder, settings, {"a", "b", "c", "d"}, "photo", 0);
   auto generator = at::detail::createCPUGenerator(1);
   dmx::finetune::TrainingBatch batch;
@@ -47,10 +50,13 @@ void run_finetune_steps(benchmark::State& state, const std::string& model_folder
   state.counters["images/s"] =
       benchmark::Counter(static_cast<double>(state.iterations() * batch_size), benchmark::Counter::kIsRate);
   state.counters["peak_rss_MiB"] = peak_memory_mib();
-  state.SetLabel(dmx::finetune::to_string(strategy));
+  state.SetLabel(dmx::finetune::to_string(strategy) + " " + dmx::finetune::to_string(settings.precision));
 }
 
 void BM_FinetuneStepTiny(benchmark::State& state) { run_finetune_steps(state, tiny_model_dir()); }
+void BM_FinetuneStepTinyBF16(benchmark::State& state) {
+  run_finetune_steps(state, tiny_model_dir(), dmx::finetune::Precision::BFloat16);
+}
 
 void BM_FinetuneStepSD15(benchmark::State& state) {
   const char* dir = std::getenv("DIFFMIX_BENCH_SD15_DIR");
@@ -66,6 +72,12 @@ BENCHMARK(BM_FinetuneStepTiny)
     ->Args({2, 8, 16})
     ->Args({2, 1, 16})
     ->Args({2, 8, 32})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+BENCHMARK(BM_FinetuneStepTinyBF16)
+    ->ArgNames({"strategy", "batch", "latent"})
+    ->Args({2, 8, 16})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
