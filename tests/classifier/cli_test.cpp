@@ -10,8 +10,11 @@
 #include <sys/wait.h>
 
 #include "common/test_env.hpp"
+#include "diffmix/classifier/classifier.hpp"
+#include "diffmix/classifier/weights.hpp"
 #include "diffmix/data/datasets.hpp"
 #include "diffmix/io/image.hpp"
+#include "diffmix/io/safetensors.hpp"
 
 namespace {
 
@@ -85,6 +88,25 @@ TEST_F(CliTest, TrainWritesMetricsCheckpointAndWeights) {
   const Command again = run("train " + folder + "/tiny.toml");
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(lines_of(folder + "/run/metrics.jsonl").size(), 1u);
+}
+
+TEST_F(CliTest, TrainsAVitFromWeightsMadeAtAnotherImageSize) {
+  const std::string folder = fresh_folder("vit");
+  // "Pretrained" ViT-Ti/16 weights for 1000 classes at 48 px (3×3 patches); the run trains at 32 px (2×2 patches).
+  auto pretrained = dmx::classifier::make_classifier({"vit_tiny16", 1000, 3, 48});
+  dmx::classifier::save_weights(*pretrained, folder + "/vit_tiny16.safetensors");
+  // Fashion-MNIST's 28 px resized to 32 px: a whole number of 16-pixel patches.
+  write(folder + "/vit.toml",
+        "output = \"" + folder + "/run\"\n"
+        "[data]\nshots = 5\ntest_per_class = 5\nimage_size = 32\ncrop_padding = 2\nmean = [0.286]\nstd = [0.353]\n"
+        "[backbone]\narchitecture = \"vit_tiny16\"\nweights = \"" + folder + "/vit_tiny16.safetensors\"\n"
+        "[train]\nepochs = 1\nbatch_size = 10\nlr = 0.001\nthreads = 1\n");
+  const Command command = run("train " + folder + "/vit.toml");
+  ASSERT_EQ(command.exit_code, 0) << command.output;
+  EXPECT_NE(command.output.find("training vit_tiny16"), std::string::npos) << command.output;
+  const auto trained = dmx::io::SafetensorsFile::open(folder + "/run/model.safetensors");
+  EXPECT_EQ(trained.shape("pos_embed"), (std::vector<int64_t>{1, 5, 192}));
+  EXPECT_EQ(trained.shape("head.weight"), (std::vector<int64_t>{10, 192}));
 }
 
 TEST_F(CliTest, AMisspelledKeyIsAConfigErrorWithASuggestion) {

@@ -50,7 +50,7 @@ TEST(ResNet, HasTorchvisionNamesAndParameterCounts) {
 
 TEST(Classifiers, MapImagesToLogits) {
   for (const auto& architecture : classifier_architectures()) {
-    auto model = make_classifier({architecture, 7, 1});
+    auto model = make_classifier({architecture, 7, 1, /*image_size=*/32});
     model->eval();
     at::NoGradGuard no_grad;
     const at::Tensor logits = model->forward(at::randn({2, 1, 32, 32}));

@@ -197,8 +197,8 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   // Model and optimizer. The initial weights are a function of the seed.
   const int64_t in_channels = train_loader.make_batch(0, 0).images.size(1);
   at::manual_seed(config.seed);
-  auto model = make_classifier({config.architecture, num_classes, in_channels});
-  if (!config.weights.empty()) load_weights(*model, config.weights, {{model->head_prefix()}, false});
+  auto model = make_classifier({config.architecture, num_classes, in_channels, image_size});
+  if (!config.weights.empty()) load_pretrained(*model, config.weights);
   model->to(device);
   model->train();
   MomentumSgd optimizer(named_parameters(*model), {config.optim.momentum, config.optim.weight_decay});

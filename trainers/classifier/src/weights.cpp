@@ -38,6 +38,7 @@ void load_weights(torch::nn::Module& module, const std::string& path, const Load
   const auto state = named_state(module);
 
   // Check everything before copying anything, so a bad file leaves the module as it was.
+  std::map<std::string, at::Tensor> fitted_tensors;  // the adapted ones, by name
   for (const auto& [name, target] : state) {
     if (starts_with_any(name, options.skip_prefixes)) continue;
     if (!file.contains(name)) {
@@ -46,8 +47,11 @@ void load_weights(torch::nn::Module& module, const std::string& path, const Load
                       shape_text(target.sizes()) + ")");
     }
     if (!target.sizes().equals(file.shape(name))) {
-      throw shape_error(path + ": tensor '" + name + "' has shape " + shape_text(file.shape(name)) +
-                        ", the model expects " + shape_text(target.sizes()));
+      at::Tensor fitted = options.adapt ? options.adapt(name, file.tensor(name)) : at::Tensor();
+      if (!fitted.defined() || !fitted.sizes().equals(target.sizes()))
+        throw shape_error(path + ": tensor '" + name + "' has shape " + shape_text(file.shape(name)) +
+                          ", the model expects " + shape_text(target.sizes()));
+      fitted_tensors.emplace(name, std::move(fitted));
     }
   }
   if (!options.allow_unused)
@@ -60,7 +64,8 @@ void load_weights(torch::nn::Module& module, const std::string& path, const Load
     if (starts_with_any(name, options.skip_prefixes)) continue;
     if (!file.contains(name)) continue;
     at::Tensor destination = target;
-    destination.copy_(file.tensor(name));
+    const auto fitted = fitted_tensors.find(name);
+    destination.copy_(fitted != fitted_tensors.end() ? fitted->second : file.tensor(name));
   }
 }
 

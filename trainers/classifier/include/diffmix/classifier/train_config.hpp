@@ -5,7 +5,8 @@
 //   [data]      kind, root, shots, imbalance, seed, test_per_class, image_size, crop_padding, flip, mean, std,
 //               workers, skip_bad_entries
 //   [synthetic] cache, probability, mode ("uniform" | "balanced"), gamma        (optional: Diff-Mix samples)
-//   [backbone]  architecture ("small_cnn" | "resnet18" | "resnet50"), weights (safetensors, torchvision names)
+//   [backbone]  architecture ("small_cnn" | "resnet18" | "resnet50" | "vit_tiny16" | "vit_b16"), weights
+//               (safetensors with torchvision's names for the CNNs, timm's for the ViTs; the head is not loaded)
 //   [train]     epochs, batch_size, lr, momentum, weight_decay, warmup_epochs, final_lr, label_smoothing (the
 //               confidence: 0.9 = the paper's), device ("cpu" | "cuda[:N]"), threads, eval_every
 //   [[augment]] augmenter = "cutmix", alpha, prob ...  (batch augmenters, applied in order)
