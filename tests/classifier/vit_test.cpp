@@ -2,6 +2,7 @@
 // explicit implementation, training through the class token, and weights that load across image sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -311,6 +312,72 @@ TEST(VitWeights, AnEmbeddingOfAnotherWidthOrAnyOtherMisfitIsStillAnErrorNamingIt
                      "blocks.0.attn.qkv.weight");
   // Nothing was copied from the rejected files.
   EXPECT_TRUE(at::equal(named_state(model).at("pos_embed"), pos_embed_before));
+}
+
+// torchvision's names for a one-block ViT, written out: what torchvision.models.vit_b_16().state_dict() holds per
+// block. `mlp_first`, `mlp_second`: "mlp.0" / "mlp.3" (torchvision >= 0.14) or "mlp.linear_1" / "mlp.linear_2".
+std::map<std::string, std::string> torchvision_names(const std::string& mlp_first, const std::string& mlp_second) {
+  const std::string block = "encoder.layers.encoder_layer_0.";
+  return {{"cls_token", "class_token"},
+          {"pos_embed", "encoder.pos_embedding"},
+          {"patch_embed.proj.weight", "conv_proj.weight"},
+          {"patch_embed.proj.bias", "conv_proj.bias"},
+          {"blocks.0.norm1.weight", block + "ln_1.weight"},
+          {"blocks.0.norm1.bias", block + "ln_1.bias"},
+          {"blocks.0.attn.qkv.weight", block + "self_attention.in_proj_weight"},
+          {"blocks.0.attn.qkv.bias", block + "self_attention.in_proj_bias"},
+          {"blocks.0.attn.proj.weight", block + "self_attention.out_proj.weight"},
+          {"blocks.0.attn.proj.bias", block + "self_attention.out_proj.bias"},
+          {"blocks.0.norm2.weight", block + "ln_2.weight"},
+          {"blocks.0.norm2.bias", block + "ln_2.bias"},
+          {"blocks.0.mlp.fc1.weight", block + mlp_first + ".weight"},
+          {"blocks.0.mlp.fc1.bias", block + mlp_first + ".bias"},
+          {"blocks.0.mlp.fc2.weight", block + mlp_second + ".weight"},
+          {"blocks.0.mlp.fc2.bias", block + mlp_second + ".bias"},
+          {"norm.weight", "encoder.ln.weight"},
+          {"norm.bias", "encoder.ln.bias"},
+          {"head.weight", "heads.head.weight"},
+          {"head.bias", "heads.head.bias"}};
+}
+
+// The authors train ViT-B/16 from torchvision's weights: a file with torchvision's names loads into the same tensors.
+TEST(VitWeights, TorchvisionNamedWeightsLoad) {
+  const VitShape shape{16, 32, 1, 2, 4};
+  at::manual_seed(9);
+  const VisionTransformer pretrained(shape, 1000, 3, 48);
+  const auto pretrained_state = named_state(pretrained);
+  for (const auto& [first, second] : {std::pair<std::string, std::string>{"mlp.0", "mlp.3"}, {"mlp.linear_1", "mlp.linear_2"}}) {
+    const auto names = torchvision_names(first, second);
+    ASSERT_EQ(names.size(), pretrained_state.size());
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (const auto& [name, tensor] : pretrained_state) tensors.emplace_back(names.at(name), tensor);
+    const std::string path = temp_path("torchvision_" + first + ".safetensors");
+    io::save_safetensors(path, tensors);
+
+    VisionTransformer model(shape, 10, 3, 64);  // another class count and image size, as when fine-tuning
+    load_pretrained(model, path);
+    const auto state = named_state(model);
+    for (const auto& [name, tensor] : pretrained_state) {
+      if (name.rfind("head.", 0) == 0) continue;
+      const auto expected = name == "pos_embed" ? resample_position_embedding(tensor, 4) : tensor;
+      EXPECT_TRUE(at::equal(state.at(name), expected)) << name << " from " << names.at(name);
+    }
+
+    // A tensor missing from such a file is named as the file would name it.
+    tensors.erase(std::remove_if(tensors.begin(), tensors.end(),
+                                 [](const auto& item) { return item.first.find("ln_2.weight") != std::string::npos; }),
+                  tensors.end());
+    io::save_safetensors(path, tensors);
+    try {
+      load_pretrained(model, path);
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'encoder.layers.encoder_layer_0.ln_2.weight' (the model's "
+                                           "'blocks.0.norm2.weight')"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace

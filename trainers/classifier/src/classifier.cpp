@@ -5,12 +5,15 @@
 #include "diffmix/classifier/vit.hpp"
 #include "diffmix/classifier/weights.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/io/safetensors.hpp"
 
 namespace dmx::classifier {
 
 at::Tensor Classifier::fit_pretrained_tensor(const std::string& /*name*/, const at::Tensor& /*stored*/) const {
   return {};
 }
+
+NameInFile Classifier::pretrained_names(const std::vector<std::string>& /*file_names*/) const { return {}; }
 
 std::vector<std::string> classifier_architectures() {
   return {"small_cnn", "resnet18", "resnet50", "vit_tiny16", "vit_b16"};
@@ -39,6 +42,7 @@ std::shared_ptr<Classifier> make_classifier(const ModelSpec& spec) {
 void load_pretrained(Classifier& model, const std::string& path) {
   LoadWeightsOptions options;
   options.skip_prefixes = {model.head_prefix()};
+  options.name_in_file = model.pretrained_names(io::SafetensorsFile::open(path).names());
   options.adapt = [&model](const std::string& name, const at::Tensor& stored) {
     return model.fit_pretrained_tensor(name, stored);
   };

@@ -2,6 +2,7 @@
 
 #include <torch/nn/init.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -142,6 +143,51 @@ at::Tensor VisionTransformer::fit_pretrained_tensor(const std::string& name, con
   const int64_t stored_grid = std::llround(std::sqrt(static_cast<double>(stored.size(1) - 1)));
   if (stored_grid * stored_grid != stored.size(1) - 1) return {};
   return resample_position_embedding(stored, grid_size());
+}
+
+namespace {
+
+bool has_prefix(const std::string& name, const std::string& prefix) { return name.compare(0, prefix.size(), prefix) == 0; }
+
+// timm's name → torchvision's (torchvision/models/vision_transformer.py). torchvision's in_proj stacks q, k, v in
+// the order timm's qkv does, so the tensors themselves are the same. Its MLP is "mlp.0" / "mlp.3" since torchvision
+// 0.14 (an MLP Sequential) and "mlp.linear_1" / "mlp.linear_2" before.
+std::string torchvision_vit_name(const std::string& name, bool numbered_mlp) {
+  static const std::vector<std::pair<std::string, std::string>> kTopLevel = {
+      {"cls_token", "class_token"}, {"pos_embed", "encoder.pos_embedding"}, {"patch_embed.proj.", "conv_proj."},
+      {"norm.", "encoder.ln."},     {"head.", "heads.head."}};
+  const std::vector<std::pair<std::string, std::string>> in_block = {
+      {"norm1.", "ln_1."},
+      {"attn.qkv.weight", "self_attention.in_proj_weight"},
+      {"attn.qkv.bias", "self_attention.in_proj_bias"},
+      {"attn.proj.", "self_attention.out_proj."},
+      {"norm2.", "ln_2."},
+      {"mlp.fc1.", numbered_mlp ? "mlp.0." : "mlp.linear_1."},
+      {"mlp.fc2.", numbered_mlp ? "mlp.3." : "mlp.linear_2."}};
+  const auto rename = [](const std::string& rest, const std::vector<std::pair<std::string, std::string>>& table) {
+    for (const auto& [timm, torchvision] : table)
+      if (has_prefix(rest, timm)) return torchvision + rest.substr(timm.size());
+    return std::string();
+  };
+  if (has_prefix(name, "blocks.")) {
+    const auto dot = name.find('.', 7);
+    const auto renamed = rename(name.substr(dot + 1), in_block);
+    if (dot != std::string::npos && !renamed.empty())
+      return "encoder.layers.encoder_layer_" + name.substr(7, dot - 7) + "." + renamed;
+  }
+  const auto renamed = rename(name, kTopLevel);
+  return renamed.empty() ? name : renamed;
+}
+
+}  // namespace
+
+NameInFile VisionTransformer::pretrained_names(const std::vector<std::string>& file_names) const {
+  const auto has = [&](const std::string& key) {
+    return std::find(file_names.begin(), file_names.end(), key) != file_names.end();
+  };
+  if (!has("encoder.layers.encoder_layer_0.ln_1.weight")) return {};
+  const bool numbered_mlp = !has("encoder.layers.encoder_layer_0.mlp.linear_1.weight");
+  return [numbered_mlp](const std::string& name) { return torchvision_vit_name(name, numbered_mlp); };
 }
 
 at::Tensor resample_position_embedding(const at::Tensor& pos_embed, int64_t grid_size) {

@@ -10,6 +10,8 @@
 
 #include <torch/nn/module.h>
 
+#include "diffmix/classifier/weights.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,6 +29,9 @@ class Classifier : public torch::nn::Module {
   // Fits a pretrained tensor that was made for another input size to this network (a ViT's position embedding);
   // an undefined tensor when `name` has no such rule, which is what the CNNs answer for every name.
   virtual at::Tensor fit_pretrained_tensor(const std::string& name, const at::Tensor& stored) const;
+  // How a pretrained file whose tensors are `file_names` names this network's tensors, when it follows another
+  // library's convention (torchvision's ViT); empty when the file uses the network's own names.
+  virtual NameInFile pretrained_names(const std::vector<std::string>& file_names) const;
 };
 
 struct ModelSpec {
@@ -46,7 +51,8 @@ std::vector<std::string> classifier_architectures();
 std::shared_ptr<Classifier> make_classifier(const ModelSpec& spec);
 
 // Loads pretrained weights (torchvision / timm names) into everything but the head, fitting tensors made for another
-// input size with fit_pretrained_tensor (a ViT trained at 224 px fine-tuned at 384 px). Any other missing, mis-shaped
+// input size with fit_pretrained_tensor (a ViT trained at 224 px fine-tuned at 384 px) and finding them under the
+// names pretrained_names gives. Any other missing, mis-shaped
 // or unused tensor is an error naming it and the file (load_weights).
 void load_pretrained(Classifier& model, const std::string& path);
 

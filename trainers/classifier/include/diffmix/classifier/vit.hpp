@@ -91,6 +91,10 @@ class VisionTransformer : public Classifier {
   std::string head_prefix() const override { return "head."; }
   // "pos_embed" of another square patch grid (same width D) is resampled to this network's grid; nothing else fits.
   at::Tensor fit_pretrained_tensor(const std::string& name, const at::Tensor& stored) const override;
+  // Files saved from torchvision's vit_b_16 (e.g. the IMAGENET1K_SWAG_E2E_V1 weights) name the same tensors
+  // differently; they are recognised by "encoder.layers.encoder_layer_0.ln_1.weight" and read under torchvision's
+  // names. timm-named files need no mapping.
+  NameInFile pretrained_names(const std::vector<std::string>& file_names) const override;
 
   int64_t image_size() const { return image_size_; }
   int64_t grid_size() const { return image_size_ / shape_.patch_size; }  // patches per side

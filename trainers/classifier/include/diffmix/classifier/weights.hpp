@@ -21,6 +21,10 @@ std::map<std::string, at::Tensor> named_state(const torch::nn::Module& module);
 // the usual shape error, as it is when the returned tensor still does not fit.
 using TensorAdapter = std::function<at::Tensor(const std::string& name, const at::Tensor& stored)>;
 
+// The name a module tensor has in a file written with another library's names (torchvision's ViT calls timm's
+// "blocks.0.norm1.weight" "encoder.layers.encoder_layer_0.ln_1.weight").
+using NameInFile = std::function<std::string(const std::string& module_name)>;
+
 struct LoadWeightsOptions {
   // Names starting with one of these are neither required nor loaded (e.g. "fc." for a pretrained backbone whose
   // head has another class count).
@@ -29,6 +33,8 @@ struct LoadWeightsOptions {
   bool allow_unused = false;
   // Called for every tensor whose shape differs from the module's; empty: shapes must match exactly.
   TensorAdapter adapt;
+  // Where each module tensor is found in the file; empty: under its own name. skip_prefixes apply to module names.
+  NameInFile name_in_file;
 };
 
 // Copies the file's tensors into the module (converted to each tensor's dtype and device). A missing key, a
