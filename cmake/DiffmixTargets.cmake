@@ -43,6 +43,23 @@ function(dmx_add_plugin name)
   endif()
 endfunction()
 
+# dmx_add_library(<target> ALIAS <namespace::name> [SOURCES ...] [PUBLIC_LIBS ...] [PRIVATE_LIBS ...]): one of the
+# project's shared libraries on LibTorch, with its public headers in <folder>/include, versioned and installed with
+# them into the diffmix CMake package.
+function(dmx_add_library name)
+  cmake_parse_arguments(ARG "" "ALIAS" "SOURCES;PUBLIC_LIBS;PRIVATE_LIBS" ${ARGN})
+  add_library(${name} SHARED ${ARG_SOURCES})
+  add_library(${ARG_ALIAS} ALIAS ${name})
+  target_include_directories(${name} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_LIBS} PRIVATE ${ARG_PRIVATE_LIBS})
+  dmx_use_torch(${name})
+  set_target_properties(${name} PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+  install(TARGETS ${name} EXPORT diffmixTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endfunction()
+
 # dmx_add_test(<name> SOURCES ... [LIBS ...] [LABELS ...]): a GoogleTest program registered with CTest as one test.
 # One test per program, not per case: every process pays ~1-2 s to load LibTorch, which would dominate the suite.
 # Run a single case with `build/tests/<area>/<name> --gtest_filter=...`.

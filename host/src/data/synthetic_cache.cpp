@@ -68,7 +68,9 @@ at::Tensor SyntheticCache::load_image(int64_t index, const ImageRequest& request
 
 std::shared_ptr<SyntheticCache> SyntheticCache::open(const std::string& folder, int64_t num_classes,
                                                      const SyntheticCacheOptions& options) {
-  const std::string path = folder + "/" + kManifestFileName;
+  if (options.manifest.empty() || options.manifest.find('/') != std::string::npos)
+    throw invalid_argument(folder + ": manifest '" + options.manifest + "' must be a file name in the cache folder");
+  const std::string path = folder + "/" + options.manifest;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw not_found(path + ": no such file (synthetic cache manifest)");
   std::stringstream content;
@@ -193,7 +195,8 @@ std::shared_ptr<SyntheticCache> SyntheticCache::open_any(const std::string& fold
                                                          const std::vector<std::string>& class_names,
                                                          const SyntheticCacheOptions& options) {
   std::error_code error;
-  if (std::filesystem::exists(folder + "/" + kManifestFileName, error))
+  if (options.manifest != kManifestFileName ||
+      std::filesystem::exists(folder + "/" + kManifestFileName, error))
     return open(folder, static_cast<int64_t>(class_names.size()), options);
   if (std::filesystem::exists(folder + "/meta.csv", error)) return open_meta_csv(folder, class_names, options);
   throw not_found(folder + ": no " + kManifestFileName + " or meta.csv (not a synthetic cache)");

@@ -7,8 +7,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/error.hpp"
@@ -20,14 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_whole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 std::string image_name(int64_t index, const std::string& extension) {
   char name[32];
   std::snprintf(name, sizeof(name), "images/%06lld", static_cast<long long>(index));
@@ -35,6 +25,12 @@ std::string image_name(int64_t index, const std::string& extension) {
 }
 
 }  // namespace
+
+void write_manifest(const std::string& path, const std::vector<SyntheticRecord>& records) {
+  std::string content;
+  for (const SyntheticRecord& record : records) content += format_manifest_line(record) + "\n";
+  io::write_file_atomic(path, content.data(), content.size());
+}
 
 SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std::string& extension)
     : folder_(folder), extension_(extension) {
@@ -45,7 +41,7 @@ SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std:
   if (error) throw io_error("cannot create " + folder_ + "/images: " + error.message());
 
   const std::string manifest_path = folder_ + "/" + kManifestFileName;
-  const ManifestText manifest = split_manifest(read_whole(manifest_path));
+  const ManifestText manifest = split_manifest(io::read_text_if_exists(manifest_path));
   if (manifest.truncated_tail) {
     // Cut the unfinished line off, so that the next append starts a fresh line.
     spdlog::warn("{}: dropping an incomplete last line left by an interrupted run", manifest_path);

@@ -31,6 +31,13 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return bytes;
 }
 
+std::string read_text_if_exists(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) return {};
+  const auto bytes = read_file(path);
+  return std::string(bytes.begin(), bytes.end());
+}
+
 namespace {
 
 std::string temporary_name_for(const std::string& path) {

@@ -10,7 +10,7 @@
 namespace dmx::data {
 
 // Stream tags keep the decisions of different components independent of each other.
-enum class RandomStream : uint64_t { Shuffle = 1, Transform = 2, Mixer = 3, Subset = 4, Corrupt = 5 };
+enum class RandomStream : uint64_t { Shuffle = 1, Transform = 2, Mixer = 3, Subset = 4, Corrupt = 5, Synthesis = 6 };
 
 class SampleRng {
  public:

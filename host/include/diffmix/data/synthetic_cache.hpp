@@ -24,6 +24,8 @@ namespace dmx::data {
 
 inline constexpr double kDefaultSoftLabelGamma = 0.5;
 inline constexpr const char* kManifestFileName = "manifest.jsonl";
+// The subset of a cache the CLIP filter kept, in the same format; read it with SyntheticCacheOptions::manifest.
+inline constexpr const char* kFilteredManifestFileName = "manifest.filtered.jsonl";
 
 // y = (1 − s^γ)·onehot(source) + s^γ·onehot(target); source == target gives onehot(source). Returns K floats.
 at::Tensor diffmix_soft_label(int64_t source_class, int64_t target_class, double strength, int64_t num_classes,
@@ -41,20 +43,23 @@ struct SyntheticRecord {
 struct SyntheticCacheOptions {
   double gamma = kDefaultSoftLabelGamma;
   bool skip_bad_entries = false;  // log and leave out malformed manifest lines instead of failing
+  std::string manifest = kManifestFileName;  // which manifest of the folder open() reads (a file name, no '/')
 };
 
 // Read-only view of a cache folder; load_image and soft_label are thread-safe.
 class SyntheticCache {
  public:
-  // Reads `<folder>/manifest.jsonl`; a truncated last line (a killed writer) is dropped with a warning, any other
-  // malformed line is an error naming the file and line. Classes must lie in [0, num_classes).
+  // Reads `<folder>/<options.manifest>` (manifest.jsonl by default); a truncated last line (a killed writer) is
+  // dropped with a warning, any other malformed line is an error naming the file and line. Classes must lie in
+  // [0, num_classes).
   static std::shared_ptr<SyntheticCache> open(const std::string& folder, int64_t num_classes,
                                               const SyntheticCacheOptions& options = {});
   // Reads `<folder>/meta.csv`; class names are matched after replacing '_' by ' ' on both sides.
   static std::shared_ptr<SyntheticCache> open_meta_csv(const std::string& folder,
                                                        const std::vector<std::string>& class_names,
                                                        const SyntheticCacheOptions& options = {});
-  // manifest.jsonl if present, else meta.csv; neither is a not-found error naming the folder.
+  // manifest.jsonl if present, else meta.csv; neither is a not-found error naming the folder. Another
+  // options.manifest (the filtered one) is read as open() does, never replaced by meta.csv.
   static std::shared_ptr<SyntheticCache> open_any(const std::string& folder,
                                                   const std::vector<std::string>& class_names,
                                                   const SyntheticCacheOptions& options = {});
@@ -80,6 +85,10 @@ class SyntheticCache {
   double gamma_;
   std::vector<std::vector<int64_t>> by_target_;
 };
+
+// Writes `records` as a whole manifest file at `path` (a temporary file, fsync, rename): a reader sees the old file
+// or the new one, never a part. Used for derived manifests such as kFilteredManifestFileName.
+void write_manifest(const std::string& path, const std::vector<SyntheticRecord>& records);
 
 // Appends samples to a cache folder, resumably. Not thread-safe: one writer per folder.
 //

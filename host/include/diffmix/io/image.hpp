@@ -47,6 +47,9 @@ void write_image(const std::string& path, const at::Tensor& image, int jpeg_qual
 
 // Whole-file helpers used by the image and dataset readers.
 std::vector<uint8_t> read_file(const std::string& path);
+// The whole file as text, or an empty string when it does not exist yet (a manifest or score file a run will
+// create); any other failure is an I/O error naming `path`.
+std::string read_text_if_exists(const std::string& path);
 // Atomic write (temp + fsync + rename). A full disk or a missing folder is an I/O error naming `path`.
 void write_file_atomic(const std::string& path, const void* data, size_t size);
 
