@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "diffmix/augmenter.hpp"
+#include "diffmix/sample_source.hpp"
 
 namespace dmx {
 
@@ -64,6 +65,10 @@ class PluginRegistry {
   // ranges are config errors with file:line:column). The key `augmenter` of the table is the name and is skipped.
   std::shared_ptr<BatchAugmenter> create_batch_augmenter(const std::string& name, const config::Table& table,
                                                          const AugmenterContext& context);
+  // Creates sample source `name` the same way; the context's dataset is what the source reads through its
+  // dmx_dataset_view, and it stays alive as long as the source does.
+  std::shared_ptr<SampleSource> create_sample_source(const std::string& name, const config::Table& table,
+                                                     const SampleSourceContext& context);
 
  private:
   struct Impl;

@@ -1,23 +1,11 @@
 #include "plugin_batch_augmenter.hpp"
 
-
 #include "diffmix/dlpack.hpp"
 #include "diffmix/error.hpp"
 #include "host_services.hpp"
+#include "managed_tensor.hpp"
 
 namespace dmx {
-namespace {
-
-// Owns a DLManagedTensor until it is imported or released.
-struct ManagedTensor {
-  DLManagedTensor* tensor = nullptr;
-  ~ManagedTensor() {
-    if (tensor && tensor->deleter) tensor->deleter(tensor);
-  }
-  DLManagedTensor* release() { return std::exchange(tensor, nullptr); }
-};
-
-}  // namespace
 
 PluginBatchAugmenter::PluginBatchAugmenter(std::shared_ptr<PluginLibrary> library, const dmx_augmenter_factory& factory,
                                            void* instance)

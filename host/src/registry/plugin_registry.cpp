@@ -16,6 +16,7 @@
 #include "host_services.hpp"
 #include "plugin_batch_augmenter.hpp"
 #include "plugin_library.hpp"
+#include "plugin_sample_source.hpp"
 
 namespace fs = std::filesystem;
 
@@ -41,11 +42,13 @@ struct PluginRegistry::Impl {
   std::vector<PluginInfo> infos;
   std::vector<RefusedPlugin> refused;
   std::vector<std::shared_ptr<PluginLibrary>> libraries;
+  using Entry = std::pair<std::shared_ptr<PluginLibrary>, const dmx_augmenter_factory*>;
   // augmenter name -> (library, factory)
-  std::map<std::string, std::pair<std::shared_ptr<PluginLibrary>, const dmx_augmenter_factory*>> augmenters;
+  std::map<std::string, Entry> augmenters;
 
   void load_file(const std::string& path);
   void load_path(const std::string& path, std::set<std::string>& seen);
+  Entry find_factory(const std::string& name, const config::Table& table, dmx_augmenter_role wanted) const;
 };
 
 namespace {
@@ -88,6 +91,10 @@ DLDevice parse_device(const std::string& device) {
     return {kDLCUDA, index};
   }
   throw invalid_argument("unknown device '" + device + "' (cpu, cuda or cuda:N)");
+}
+
+const char* role_name(dmx_augmenter_role role) {
+  return role == DMX_ROLE_SAMPLE_SOURCE ? "a sample source" : "a batch augmenter";
 }
 
 }  // namespace
@@ -160,21 +167,36 @@ std::vector<std::string> PluginRegistry::augmenter_names() const {
   return names;
 }
 
-std::shared_ptr<BatchAugmenter> PluginRegistry::create_batch_augmenter(const std::string& name,
-                                                                       const config::Table& table,
-                                                                       const AugmenterContext& context) {
-  const auto it = impl_->augmenters.find(name);
-  if (it == impl_->augmenters.end()) {
+// The factory of `name`, after checking its role and its table against the plugin's schema.
+PluginRegistry::Impl::Entry PluginRegistry::Impl::find_factory(const std::string& name, const config::Table& table,
+                                                               dmx_augmenter_role wanted) const {
+  const auto it = augmenters.find(name);
+  if (it == augmenters.end()) {
+    std::vector<std::string> names;
+    for (const auto& entry : augmenters) names.push_back(entry.first);
     std::string message = table.where("augmenter") + ": no plugin offers augmenter '" + name + "'";
-    if (auto guess = config::nearest_name(name, augmenter_names())) message += "; did you mean '" + *guess + "'?";
+    if (auto guess = config::nearest_name(name, names)) message += "; did you mean '" + *guess + "'?";
     message += " (run `diffmix plugins` to see what was found and what was refused)";
     throw config_error(message);
   }
   const auto& [library, factory] = it->second;
-  if (factory->role != DMX_ROLE_BATCH_AUGMENTER)
-    throw config_error(table.where("augmenter") + ": '" + name + "' is a sample source, not a batch augmenter");
+  if (factory->role != wanted)
+    throw config_error(table.where("augmenter") + ": '" + name + "' (" + library->path() + ") is " +
+                       role_name(factory->role) + ", but " + role_name(wanted) + " is needed here");
+  const bool api_present = wanted == DMX_ROLE_SAMPLE_SOURCE ? factory->sample_source != nullptr
+                                                            : factory->batch_augmenter != nullptr;
+  if (!api_present)
+    throw plugin_error("augmenter '" + name + "' from " + library->path() + " declares itself " +
+                       role_name(wanted) + " but gives no table of its functions");
   check_against_schema(table, factory->config_schema_json, name);
+  return it->second;
+}
 
+namespace {
+
+// Calls the factory; `dataset` is NULL for batch augmenters.
+void* create_instance(const std::string& name, const PluginLibrary& library, const dmx_augmenter_factory& factory,
+                      const config::Table& table, const AugmenterContext& context, const dmx_dataset_view* dataset) {
   const std::string toml_text = table.to_toml();
   dmx_create_info info{};
   info.struct_size = sizeof(info);
@@ -184,17 +206,41 @@ std::shared_ptr<BatchAugmenter> PluginRegistry::create_batch_augmenter(const std
   info.seed = context.seed;
   info.device = parse_device(context.device);
   info.cache_dir = context.cache_dir.c_str();
-  info.dataset = nullptr;
+  info.dataset = dataset;
   void* instance = nullptr;
   dmx_error error{};
-  const dmx_status status = factory->create(&info, &instance, &error);
+  const dmx_status status = factory.create(&info, &instance, &error);
   if (status != DMX_STATUS_OK || !instance) {
     error.message[sizeof(error.message) - 1] = '\0';
     throw Error(status == DMX_STATUS_OK ? ErrorCategory::Plugin : category_of(status),
-                "augmenter '" + name + "' from " + library->path() + " could not be created: " +
+                "augmenter '" + name + "' from " + library.path() + " could not be created: " +
                     (error.message[0] ? error.message : "no reason given"));
   }
+  return instance;
+}
+
+}  // namespace
+
+std::shared_ptr<BatchAugmenter> PluginRegistry::create_batch_augmenter(const std::string& name,
+                                                                       const config::Table& table,
+                                                                       const AugmenterContext& context) {
+  const auto [library, factory] = impl_->find_factory(name, table, DMX_ROLE_BATCH_AUGMENTER);
+  void* instance = create_instance(name, *library, *factory, table, context, nullptr);
   return std::make_shared<PluginBatchAugmenter>(library, *factory, instance);
+}
+
+std::shared_ptr<SampleSource> PluginRegistry::create_sample_source(const std::string& name,
+                                                                   const config::Table& table,
+                                                                   const SampleSourceContext& context) {
+  const auto [library, factory] = impl_->find_factory(name, table, DMX_ROLE_SAMPLE_SOURCE);
+  if (!context.dataset) throw invalid_argument("sample source '" + name + "' needs a dataset, and none was given");
+  if (context.num_classes != context.dataset->num_classes())
+    throw invalid_argument("sample source '" + name + "': the context says " + std::to_string(context.num_classes) +
+                           " classes but the dataset " + context.dataset->name() + " has " +
+                           std::to_string(context.dataset->num_classes()));
+  auto view = std::make_unique<DatasetView>(context.dataset);
+  void* instance = create_instance(name, *library, *factory, table, context, view->table());
+  return std::make_shared<PluginSampleSource>(library, *factory, std::move(view), instance, context.num_classes);
 }
 
 }  // namespace dmx

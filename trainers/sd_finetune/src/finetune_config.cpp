@@ -1,5 +1,6 @@
 #include "diffmix/sd_finetune/finetune_config.hpp"
 
+#include "diffmix/data/dataset_config.hpp"
 #include "diffmix/error.hpp"
 
 namespace dmx::finetune {
@@ -23,17 +24,6 @@ Precision parse_precision(const std::string& name) {
 
 // "cuda:1" → "cuda".
 std::string device_type_of(const std::string& device) { return device.substr(0, device.find(':')); }
-
-void read_data(const config::Table& table, data::DatasetSpec& spec) {
-  spec.kind = table.string("kind", spec.kind, data::dataset_kinds());
-  spec.root = table.string("root", "");
-  spec.split = table.string("split", "train");
-  spec.metaclass = table.string("metaclass", "");
-  spec.skip_bad_entries = table.boolean("skip_bad_entries", false);
-  spec.shots = table.integer("shots", 0, kNonNegative);
-  spec.imbalance = table.number("imbalance", 1.0, {1.0, 1e6});
-  spec.seed = static_cast<uint64_t>(table.integer("seed", 0, kNonNegative));
-}
 
 void read_training(const config::Table& table, FinetuneSettings& train, bool long_tail) {
   train.strategy = parse_strategy(table.string("strategy", "ti+db", {"ti", "db", "ti+db"}));
@@ -98,7 +88,7 @@ FinetuneConfig read_finetune_config(const config::Table& root) {
   config.source = root.source();
   config.seed = static_cast<uint64_t>(root.integer("seed", 0, kNonNegative));
   config.output_dir = root.string("output", config.output_dir);
-  if (auto data = root.table("data")) read_data(*data, config.data);
+  if (auto data = root.table("data")) config.data = data::read_dataset_spec(*data);
   const auto model = root.table("model");
   if (!model) throw dmx::config_error(root.source() + ": missing table [model] (key 'path': a diffusers SD 1.x folder)");
   config.model_path = model->required_string("path");

@@ -1,0 +1,80 @@
+#include "plugin_sample_source.hpp"
+
+#include <utility>
+
+#include "diffmix/dlpack.hpp"
+#include "diffmix/error.hpp"
+#include "host_services.hpp"
+#include "managed_tensor.hpp"
+
+namespace dmx {
+namespace {
+
+std::string sizes_of(const at::Tensor& tensor) {
+  std::string text = std::string(at::toString(tensor.scalar_type())) + " [";
+  for (int64_t d = 0; d < tensor.dim(); ++d) text += (d ? ", " : "") + std::to_string(tensor.size(d));
+  return text + "]";
+}
+
+}  // namespace
+
+PluginSampleSource::PluginSampleSource(std::shared_ptr<PluginLibrary> library, const dmx_augmenter_factory& factory,
+                                       std::unique_ptr<DatasetView> dataset_view, void* instance, int64_t num_classes)
+    : library_(std::move(library)),
+      dataset_view_(std::move(dataset_view)),
+      factory_(factory),
+      instance_(instance),
+      num_classes_(num_classes),
+      name_(factory.name) {}
+
+PluginSampleSource::~PluginSampleSource() { factory_.destroy(instance_); }
+
+void PluginSampleSource::fail(const char* call, dmx_status status, dmx_error& error) const {
+  error.message[sizeof(error.message) - 1] = '\0';
+  throw Error(category_of(status), "sample source '" + name_ + "' (" + library_->path() + ") " + call + ": " +
+                                       (error.message[0] ? error.message : "no reason given"));
+}
+
+void PluginSampleSource::prepare() {
+  dmx_error error{};
+  const dmx_status status = factory_.sample_source->prepare(instance_, &error);
+  if (status != DMX_STATUS_OK) fail("prepare", status, error);
+}
+
+void PluginSampleSource::synthesize(const std::string& out_dir, int64_t count) {
+  if (count < 0) throw invalid_argument("sample source '" + name_ + "': cannot synthesize " + std::to_string(count) +
+                                        " samples into " + out_dir);
+  dmx_error error{};
+  const dmx_status status = factory_.sample_source->synthesize(instance_, out_dir.c_str(), count, &error);
+  if (status != DMX_STATUS_OK) fail("synthesize", status, error);
+}
+
+std::optional<Sample> PluginSampleSource::next() {
+  dmx_sample out{};
+  out.struct_size = sizeof(out);
+  dmx_error error{};
+  const dmx_status status = factory_.sample_source->next(instance_, &out, &error);
+  ManagedTensor image{out.image}, soft_label{out.soft_label};
+  if (status == DMX_STATUS_EXHAUSTED) return std::nullopt;
+  if (status != DMX_STATUS_OK) fail("next", status, error);
+  if (!out.image || !out.soft_label)
+    throw plugin_error("sample source '" + name_ + "' (" + library_->path() + ") next: returned no tensors");
+
+  Sample sample;
+  sample.image = dlpack::import_tensor(image.release());
+  sample.soft_label = dlpack::import_tensor(soft_label.release());
+  // What the trainer relies on is checked here, once, so a plugin's mistake is reported where it happens.
+  if (sample.image.dim() != 3 || sample.image.scalar_type() != at::kByte)
+    throw shape_error("sample source '" + name_ + "' next: image must be uint8 H×W×C, got " + sizes_of(sample.image));
+  if (sample.soft_label.dim() != 1 || sample.soft_label.size(0) != num_classes_ ||
+      sample.soft_label.scalar_type() != at::kFloat)
+    throw shape_error("sample source '" + name_ + "' next: soft label must be float [" + std::to_string(num_classes_) +
+                      "], got " + sizes_of(sample.soft_label));
+  sample.source_class = out.source_class;
+  sample.target_class = out.target_class;
+  sample.strength = out.strength;
+  sample.seed = out.seed;
+  return sample;
+}
+
+}  // namespace dmx

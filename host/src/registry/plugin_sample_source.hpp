@@ -1,0 +1,37 @@
+// A SampleSource backed by a plugin instance, speaking the C ABI.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dataset_view.hpp"
+#include "diffmix/sample_source.hpp"
+#include "plugin_library.hpp"
+
+namespace dmx {
+
+class PluginSampleSource final : public SampleSource {
+ public:
+  // Takes `instance`, created by `factory` with `dataset_view`'s table: both outlive it here.
+  PluginSampleSource(std::shared_ptr<PluginLibrary> library, const dmx_augmenter_factory& factory,
+                     std::unique_ptr<DatasetView> dataset_view, void* instance, int64_t num_classes);
+  ~PluginSampleSource() override;
+
+  void prepare() override;
+  void synthesize(const std::string& out_dir, int64_t count) override;
+  std::optional<Sample> next() override;
+  const std::string& name() const override { return name_; }
+
+ private:
+  // Throws the dmx::Error for a failed call, in the category of the plugin's status.
+  [[noreturn]] void fail(const char* call, dmx_status status, dmx_error& error) const;
+
+  std::shared_ptr<PluginLibrary> library_;      // declared first: destroyed last, after the instance
+  std::unique_ptr<DatasetView> dataset_view_;   // the instance may read it until it is destroyed
+  const dmx_augmenter_factory& factory_;
+  void* instance_;
+  int64_t num_classes_;
+  std::string name_;
+};
+
+}  // namespace dmx
