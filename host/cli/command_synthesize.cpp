@@ -27,7 +27,10 @@
 #include "diffmix/data/dataset_config.hpp"
 #include "diffmix/data/datasets.hpp"
 #include "diffmix/data/synthetic_cache.hpp"
+#include "diffmix/diffusion/cache_filter.hpp"
+#include "diffmix/diffusion/clip_filter.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/progress.hpp"
 #include "diffmix/registry.hpp"
 #include "diffmix/sample_source.hpp"
 
@@ -64,6 +67,43 @@ SynthesisSettings read_synthesis(const config::Table& table) {
   return settings;
 }
 
+// [synthesis.filter]: the CLIP filter run over the finished cache (DESIGN.md §2). Its result is
+// manifest.filtered.jsonl beside manifest.jsonl; training reads it with [synthetic] filtered = true.
+struct FilterSettings {
+  std::string clip;  // a transformers CLIPModel folder (the paper: openai/clip-vit-base-patch32)
+  std::string metaclass;
+  double drop_fraction = diffusion::kDefaultDropFraction;
+  int64_t batch_size = 32;
+};
+
+FilterSettings read_filter(const config::Table& table) {
+  FilterSettings settings;
+  settings.clip = table.required_string("clip");
+  settings.metaclass = table.string("metaclass", "");
+  settings.drop_fraction = table.number("drop_fraction", settings.drop_fraction, {0.0, 0.99});
+  settings.batch_size = table.integer("batch_size", settings.batch_size, {1, 4096});
+  return settings;
+}
+
+void filter_cache(const FilterSettings& settings, const std::string& folder, const data::Dataset& dataset,
+                  const std::string& device) {
+  const std::string metaclass = settings.metaclass.empty() ? dataset.metaclass() : settings.metaclass;
+  const auto filter = diffusion::ClipFilter::load(settings.clip, metaclass, at::Device(device));
+  std::optional<Progress> progress;  // the total is known once the filter has read the manifest
+  diffusion::CacheFilterOptions options;
+  options.drop_fraction = settings.drop_fraction;
+  options.batch_size = settings.batch_size;
+  options.on_progress = [&progress](int64_t done, int64_t total) {
+    if (!progress) progress.emplace("CLIP filter", static_cast<uint64_t>(total), "sample");
+    progress->set(static_cast<uint64_t>(done));
+  };
+  const auto summary = diffusion::filter_synthetic_cache(filter, folder, dataset.num_classes(), options);
+  if (progress) progress->finish();
+  std::printf("CLIP filter (\"a photo with a %s on it\"): kept %zu of %lld samples in %s/%s\n", metaclass.c_str(),
+              summary.kept.size(), static_cast<long long>(summary.samples), folder.c_str(),
+              data::kFilteredManifestFileName);
+}
+
 // [synthesis.source] is the plugin's table: the registry checks its keys against the plugin's schema, so the
 // host's own key check (finish) leaves it alone.
 config::Table source_table(const config::Table& synthesis) {
@@ -85,6 +125,8 @@ void run_synthesize(const SynthesizeOptions& options) {
   if (!synthesis_table)
     throw config_error(options.config_path + ": missing table [synthesis] (output, count or multiplier, source)");
   SynthesisSettings settings = read_synthesis(*synthesis_table);
+  std::optional<FilterSettings> filter;
+  if (auto filter_table = synthesis_table->table("filter")) filter = read_filter(*filter_table);
   const config::Table source = source_table(*synthesis_table);
   const std::string source_name = source.required_string("augmenter");
   std::vector<std::string> plugin_paths;
@@ -116,6 +158,7 @@ void run_synthesize(const SynthesizeOptions& options) {
   const auto cache = data::SyntheticCache::open(settings.output, dataset->num_classes());
   std::printf("%lld samples by %s in %s (%s)\n", static_cast<long long>(cache->size()), source_name.c_str(),
               cache->folder().c_str(), data::kManifestFileName);
+  if (filter) filter_cache(*filter, settings.output, *dataset, settings.device);
 }
 
 }  // namespace
@@ -124,7 +167,8 @@ void add_synthesize_command(CLI::App& app) {
   auto options = std::make_shared<SynthesizeOptions>();
   auto* cmd = app.add_subcommand("synthesize",
                                  "Fill a synthetic cache with a sample source plugin (resumes an interrupted run)");
-  cmd->add_option("config", options->config_path, "TOML config ([data], [synthesis], [synthesis.source])")
+  cmd->add_option("config", options->config_path,
+                 "TOML config ([data], [synthesis], [synthesis.source], optional [synthesis.filter])")
       ->required();
   cmd->add_option("--output", options->output, "Cache folder (overrides [synthesis] output)");
   cmd->callback([options] { run_synthesize(*options); });

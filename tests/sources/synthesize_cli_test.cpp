@@ -14,6 +14,7 @@
 #include "../common/test_env.hpp"
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/io/image.hpp"
+#include "sd/sd_fixtures.hpp"
 #include "sources_test_files.hpp"
 
 namespace {
@@ -135,6 +136,37 @@ TEST(SynthesizeCli, AnAugmenterThatIsNotASampleSourceIsRefused) {
   EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 78);
   const auto log = read_text(dir + "/log.txt");
   EXPECT_NE(log.find("is a batch augmenter, but a sample source is needed"), std::string::npos) << log;
+}
+
+// The CLIP filter over the finished cache, then training on what it kept: [synthesis.filter] writes
+// manifest.filtered.jsonl with 90 % of the samples, and [synthetic] filtered = true trains on exactly those.
+TEST(SynthesizeCli, TheClipFilterKeepsNinetyPercentAndTrainingReadsThem) {
+  const auto dir = fresh_dir("filter");
+  write_image_folder(dir + "/birds");
+  fs::copy(dir + "/birds/train", dir + "/birds/test", fs::copy_options::recursive);
+  const auto config = dir + "/synth.toml";
+  std::ofstream(config) << "[plugins]\npath = [\"" << dmx::test::test_plugin_dir() << "\"]\n"
+                        << "[data]\nkind = \"image-folder\"\nroot = \"" << dir << "/birds\"\nmetaclass = \"bird\"\n"
+                        << "[synthesis]\noutput = \"" << dir << "/cache\"\ncount = 20\nseed = 3\n"
+                        << "[synthesis.source]\naugmenter = \"blend_source\"\n"
+                        << "[synthesis.filter]\nclip = \"" << dmx::test::sd_fixture_dir() << "/clip\"\nbatch_size = 8\n";
+  ASSERT_EQ(run_cli("synthesize " + config, dir + "/log.txt"), 0) << read_text(dir + "/log.txt");
+  const auto log = read_text(dir + "/log.txt");
+  EXPECT_NE(log.find("kept 18 of 20 samples"), std::string::npos) << log;
+  EXPECT_EQ(dmx::data::SyntheticCache::open(dir + "/cache", 2)->size(), 20);  // manifest.jsonl is untouched
+  dmx::data::SyntheticCacheOptions filtered;
+  filtered.manifest = dmx::data::kFilteredManifestFileName;
+  EXPECT_EQ(dmx::data::SyntheticCache::open(dir + "/cache", 2, filtered)->size(), 18);
+
+  const auto train_config = dir + "/train.toml";
+  std::ofstream(train_config) << "output = \"" << dir << "/run\"\n"
+                              << "[data]\nkind = \"image-folder\"\nroot = \"" << dir << "/birds\"\nimage_size = 8\n"
+                              << "[synthetic]\ncache = \"" << dir << "/cache\"\nfiltered = true\n"
+                              << "[train]\nepochs = 1\nbatch_size = 6\nthreads = 1\n";
+  ASSERT_EQ(run_cli("train " + train_config, dir + "/train_log.txt"), 0) << read_text(dir + "/train_log.txt");
+  const auto train_log = read_text(dir + "/train_log.txt");
+  EXPECT_NE(train_log.find("synthetic: 18 samples from " + dir + "/cache (CLIP-filtered)"), std::string::npos)
+      << train_log;
 }
 
 }  // namespace

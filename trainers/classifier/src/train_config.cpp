@@ -40,6 +40,7 @@ void read_synthetic(const config::Table& table, SyntheticSettings& synthetic) {
   synthetic.mode = table.string("mode", "uniform", {"uniform", "balanced"}) == "balanced" ? data::MixMode::Balanced
                                                                                           : data::MixMode::Uniform;
   synthetic.gamma = table.number("gamma", synthetic.gamma, {0.0, 10.0});
+  synthetic.filtered = table.boolean("filtered", false);
 }
 
 void read_optim(const config::Table& table, TrainConfig& config) {

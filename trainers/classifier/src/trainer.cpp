@@ -90,7 +90,11 @@ std::shared_ptr<const data::SyntheticCache> open_synthetic(const TrainConfig& co
   if (config.synthetic.cache.empty()) return nullptr;
   data::SyntheticCacheOptions options;
   options.gamma = config.synthetic.gamma;
-  return data::SyntheticCache::open_any(config.synthetic.cache, real.class_names(), options);
+  if (config.synthetic.filtered) options.manifest = data::kFilteredManifestFileName;
+  auto cache = data::SyntheticCache::open_any(config.synthetic.cache, real.class_names(), options);
+  spdlog::info("synthetic: {} samples from {} ({})", cache->size(), config.synthetic.cache,
+               config.synthetic.filtered ? "CLIP-filtered" : "all");
+  return cache;
 }
 
 data::MixerOptions mixer_options(const TrainConfig& config) {

@@ -4,7 +4,8 @@
 //   output = "runs/fmnist"            # metrics.jsonl, checkpoint.safetensors, model.safetensors, result.json
 //   [data]      kind, root, shots, imbalance, seed, test_per_class, image_size, crop_padding, flip, mean, std,
 //               workers, skip_bad_entries
-//   [synthetic] cache, probability, mode ("uniform" | "balanced"), gamma        (optional: Diff-Mix samples)
+//   [synthetic] cache, probability, mode ("uniform" | "balanced"), gamma, filtered (optional: Diff-Mix samples;
+//               filtered = true reads the CLIP filter's manifest.filtered.jsonl)
 //   [backbone]  architecture ("small_cnn" | "resnet18" | "resnet50" | "vit_tiny16" | "vit_b16"), weights
 //               (safetensors with torchvision's names for the CNNs, timm's for the ViTs; the head is not loaded)
 //   [train]     epochs, batch_size, lr, momentum, weight_decay, warmup_epochs, final_lr, label_smoothing (the
@@ -41,6 +42,7 @@ struct SyntheticSettings {
   double probability = -1;        // < 0: the paper's value for the shot count
   data::MixMode mode = data::MixMode::Uniform;
   double gamma = 0.5;
+  bool filtered = false;  // read the CLIP filter's manifest.filtered.jsonl instead of manifest.jsonl
 };
 
 struct OptimSettings {
