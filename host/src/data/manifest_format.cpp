@@ -8,18 +8,6 @@
 
 namespace dmx::data {
 
-ManifestText split_manifest(const std::string& content) {
-  ManifestText text;
-  size_t start = 0;
-  for (size_t newline = content.find('\n'); newline != std::string::npos; newline = content.find('\n', start)) {
-    text.lines.push_back(content.substr(start, newline - start));
-    start = newline + 1;
-  }
-  text.complete_bytes = start;
-  text.truncated_tail = start < content.size();
-  return text;
-}
-
 SyntheticRecord parse_manifest_line(const std::string& line, const std::string& where) {
   nlohmann::json object;
   try {

@@ -8,15 +8,6 @@
 
 namespace dmx::data {
 
-struct ManifestText {
-  std::vector<std::string> lines;  // complete lines, without their '\n'
-  size_t complete_bytes = 0;       // length of the prefix made of complete lines
-  bool truncated_tail = false;     // bytes after the last '\n': a line a killed writer did not finish
-};
-
-// A line is complete only when its '\n' was written: the writer appends "json\n" in one piece.
-ManifestText split_manifest(const std::string& content);
-
 // Parses one JSON line; errors start with `where` ("cache/manifest.jsonl:12").
 SyntheticRecord parse_manifest_line(const std::string& line, const std::string& where);
 // One JSON object, no newline.

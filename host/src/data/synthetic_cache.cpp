@@ -13,6 +13,7 @@
 #include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
 #include "file_list_dataset.hpp"
+#include "diffmix/io/line_log.hpp"
 #include "manifest_format.hpp"
 
 namespace dmx::data {
@@ -75,7 +76,7 @@ std::shared_ptr<SyntheticCache> SyntheticCache::open(const std::string& folder, 
   if (!in) throw not_found(path + ": no such file (synthetic cache manifest)");
   std::stringstream content;
   content << in.rdbuf();
-  const ManifestText manifest = split_manifest(content.str());
+  const io::CompleteLines manifest = io::split_complete_lines(content.str());
   if (manifest.truncated_tail)
     spdlog::warn("{}: last line is incomplete (an interrupted writer); ignoring it", path);
 

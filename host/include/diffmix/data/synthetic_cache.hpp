@@ -12,8 +12,9 @@
 
 #include <ATen/ATen.h>
 
+#include "diffmix/io/line_log.hpp"
+
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -116,8 +117,7 @@ class SyntheticCacheWriter {
   std::string folder_;
   std::string extension_;
   std::vector<SyntheticRecord> records_;
-  std::FILE* manifest_ = nullptr;
-  bool broken_ = false;  // a failed append may have left half a line: refuse further appends
+  std::unique_ptr<io::LineLog> manifest_;
 };
 
 }  // namespace dmx::data
