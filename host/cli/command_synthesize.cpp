@@ -67,7 +67,7 @@ SynthesisSettings read_synthesis(const config::Table& table) {
   return settings;
 }
 
-// [synthesis.filter]: the CLIP filter run over the finished cache (DESIGN.md §2). Its result is
+// [synthesis.filter]: the CLIP filter run over the finished cache (docs/method.md). Its result is
 // manifest.filtered.jsonl beside manifest.jsonl; training reads it with [synthetic] filtered = true.
 struct FilterSettings {
   std::string clip;  // a transformers CLIPModel folder (the paper: openai/clip-vit-base-patch32)

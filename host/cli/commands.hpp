@@ -13,5 +13,6 @@ void add_train_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);
 void add_synthesize_command(CLI::App& app);
+void add_grid_command(CLI::App& app);
 
 }  // namespace dmx::cli

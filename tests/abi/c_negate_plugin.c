@@ -99,6 +99,10 @@ static const dmx_plugin_descriptor descriptor = {
     "test plugin written in C", 1, factories, NULL};
 
 DMX_PLUGIN_EXPORT const dmx_plugin_descriptor* dmx_plugin_entry(const dmx_host* host, dmx_error* error) {
+  if (!host || host->struct_size < DMX_HOST_SIZE_1_0) {
+    snprintf(error->message, sizeof(error->message), "the host's services table is smaller than in ABI 1.0");
+    return NULL;
+  }
   if (host->abi_version.major != DMX_ABI_VERSION_MAJOR) {
     snprintf(error->message, sizeof(error->message), "host ABI %u is not %d", host->abi_version.major,
              DMX_ABI_VERSION_MAJOR);

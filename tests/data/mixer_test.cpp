@@ -92,7 +92,7 @@ TEST(Mixer, BalancedModeMirrorsTheRealClassDistribution) {
   options.probability = dmx::data::kBalancedReplacementProbability;
   const Mixer mixer(real, cache, options);
   const std::vector<double> expected = {5 / 185.0, 10 / 185.0, 20 / 185.0, 50 / 185.0, 100 / 185.0};
-  for (size_t c = 0; c < expected.size(); ++c) EXPECT_NEAR(mixer.target_class_weights()[c], expected[c], 1e-12);
+  for (size_t c = 0; c < expected.size(); ++c) EXPECT_NEAR(mixer.target_class_weights(cache->size())[c], expected[c], 1e-12);
 
   std::vector<double> drawn(5, 0.0);
   double total = 0;
@@ -148,6 +148,48 @@ TEST(Mixer, RejectsMismatchedClassesAndBadProbability) {
   EXPECT_THROW(Mixer(real, nullptr, options), dmx::Error);
   const Mixer no_cache(real, nullptr);
   EXPECT_FALSE(no_cache.choose(1, 0).synthetic);
+}
+
+// A growing pool: the choice depends on how many samples exist, and on nothing else.
+TEST(Mixer, AnEmptyPoolReplacesNothing) {
+  auto real = std::make_shared<dmx::test::MemoryDataset>(std::vector<int64_t>{50, 50});
+  MixerOptions options;
+  options.probability = 1.0;
+  const Mixer mixer(real, records_only_cache(2, 10), options);
+  for (int64_t i = 0; i < mixer.size(); ++i) {
+    EXPECT_FALSE(mixer.choose(i, 0, 0).synthetic);
+    EXPECT_TRUE(mixer.choose(i, 0, 1).synthetic);
+  }
+}
+
+TEST(Mixer, ChoicesFromTheFirstNSamplesStayAmongThem) {
+  auto real = std::make_shared<dmx::test::MemoryDataset>(std::vector<int64_t>{100, 20});
+  for (const MixMode mode : {MixMode::Uniform, MixMode::Balanced}) {
+    MixerOptions options;
+    options.probability = 0.5;
+    options.mode = mode;
+    const auto cache = records_only_cache(2, 10);  // targets 0 (samples 0-9), then 1 (samples 10-19)
+    const Mixer mixer(real, cache, options);
+    int64_t synthetic = 0;
+    for (int64_t i = 0; i < mixer.size(); ++i) {
+      const auto choice = mixer.choose(i, 2, 7);
+      if (!choice.synthetic) continue;
+      ++synthetic;
+      EXPECT_LT(choice.index, 7);
+      // The same (seed, epoch, index, pool size) gives the same choice from another Mixer.
+      const Mixer again(real, cache, options);
+      EXPECT_EQ(again.choose(i, 2, 7).index, choice.index);
+    }
+    EXPECT_GT(synthetic, 30);
+    // The whole cache as the pool size is what choose(index, epoch) uses for a cache.
+    for (int64_t i = 0; i < mixer.size(); ++i) EXPECT_EQ(mixer.choose(i, 5).index, mixer.choose(i, 5, 20).index);
+  }
+  // Balanced weights only count classes present among the first n samples.
+  MixerOptions balanced;
+  balanced.mode = MixMode::Balanced;
+  const Mixer mixer(real, records_only_cache(2, 10), balanced);
+  EXPECT_EQ(mixer.target_class_weights(7), (std::vector<double>{1.0, 0.0}));
+  EXPECT_NEAR(mixer.target_class_weights(20)[1], 100.0 / 120.0, 1e-12);
 }
 
 }  // namespace

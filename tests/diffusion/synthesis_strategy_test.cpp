@@ -1,4 +1,4 @@
-// The strategies table against DESIGN.md §2, row by row, and looking strategies up by name.
+// The strategies table against docs/method.md, row by row, and looking strategies up by name.
 #include "diffmix/diffusion/synthesis_strategy.hpp"
 
 #include "diffmix/error.hpp"

@@ -15,3 +15,23 @@ cmake -S "$source_dir/docs/example_trainer" -B "$example_build" -DCMAKE_PREFIX_P
   -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" > /dev/null
 cmake --build "$example_build" > /dev/null
 env -u DIFFMIX_PLUGIN_PATH LD_LIBRARY_PATH="$prefix/lib:${LD_LIBRARY_PATH:-}" "$example_build/example_trainer"
+
+# Streaming from a sample source: the blend_source test plugin (never installed) is named by the config. Run twice:
+# the second run reuses the samples the first one persisted.
+stream_config=$build_dir/install-test/stream.toml
+cat > "$stream_config" <<TOML
+[plugins]
+path = ["$build_dir/test-plugins"]
+[stream]
+cache = "$build_dir/install-test/stream-cache"
+probability = 0.3
+synchronous = true
+per_epoch = 64
+[stream.source]
+augmenter = "blend_source"
+TOML
+for run in 1 2; do
+  env -u DIFFMIX_PLUGIN_PATH LD_LIBRARY_PATH="$prefix/lib:${LD_LIBRARY_PATH:-}" "$example_build/example_trainer" \
+    "$stream_config"
+done
+test "$(wc -l < "$build_dir/install-test/stream-cache/manifest.jsonl")" -ge 128

@@ -6,10 +6,14 @@
 #include <array>
 #include <cstdio>
 #include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "../common/test_env.hpp"
 #include "diffmix/config.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/plugin_api.h"
 #include "diffmix/registry.hpp"
 
 namespace {
@@ -106,18 +110,42 @@ TEST(Registry, AnUnknownAugmenterSuggestsTheNearestName) {
   }
 }
 
-// The user's path: `diffmix plugins` lists the good plugins and explains every refused file.
-TEST(Registry, PluginsCommandListsAugmentersAndExplainsRefusals) {
+std::string plugins_command_output() {
   const std::string command = dmx::test::cli_path() + " plugins --plugin-path " + test_plugin_dir() +
                               " --plugin-path " + plugin_dir() + " 2>/dev/null";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  ASSERT_TRUE(pipe);
+  if (!pipe) return "";
   std::string output;
   std::array<char, 512> buffer{};
   while (fgets(buffer.data(), buffer.size(), pipe.get())) output += buffer.data();
-  for (const char* expected : {"cutmix 1.0.0 (ABI 1.0)", "mixup 1.0.0 (ABI 1.0)", "refused:", "built for ABI 99.0",
-                               "no 'dmx_plugin_entry' symbol", "not a loadable library", "needs a GPU"})
+  return output;
+}
+
+// The user's path: `diffmix plugins` lists the good plugins and explains every refused file.
+TEST(Registry, PluginsCommandListsAugmentersAndExplainsRefusals) {
+  const std::string output = plugins_command_output();
+  // In-tree plugins are built against this tree's headers, so they speak its ABI.
+  const std::string abi = "(ABI " + std::to_string(DMX_ABI_VERSION_MAJOR) + "." +
+                          std::to_string(DMX_ABI_VERSION_MINOR) + ")";
+  const std::vector<std::string> expected_parts = {"cutmix 1.0.0 " + abi,          "mixup 1.0.0 " + abi,
+                                                   "refused:",                      "built for ABI 99.0",
+                                                   "no 'dmx_plugin_entry' symbol", "not a loadable library",
+                                                   "needs a GPU"};
+  for (const auto& expected : expected_parts)
     EXPECT_NE(output.find(expected), std::string::npos) << "missing '" << expected << "' in:\n" << output;
+}
+
+// A sample source without `synthesize` is refused on one line that names the file, the augmenter and the function.
+TEST(Registry, PluginsCommandListsASampleSourceWithoutSynthesizeAsRefused) {
+  const std::string output = plugins_command_output();
+  const auto refused = output.find("refused:");
+  ASSERT_NE(refused, std::string::npos) << output;
+  std::istringstream lines(output.substr(refused));
+  std::string line, found;
+  while (std::getline(lines, line))
+    if (line.find("/missing_synthesize.so: ") != std::string::npos) found = line;
+  EXPECT_NE(found.find("augmenter 'no_synthesize_source' is a sample source without `synthesize`"), std::string::npos)
+      << output;
 }
 
 }  // namespace

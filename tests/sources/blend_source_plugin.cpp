@@ -52,7 +52,7 @@ class BlendSource {
         copy_(context.config().string("mode", "blend") == "copy"),
         stream_count_(context.config().integer("stream_count", 0)) {
     const dmx_dataset_view* view = context.dataset();
-    if (!view || view->struct_size < sizeof(dmx_dataset_view))
+    if (!view || view->struct_size < DMX_DATASET_VIEW_SIZE_1_0)
       throw dmx::invalid_argument(context.name() + ": needs a dataset view");
     view_ = *view;
     if (view_.size(view_.data) <= 0) throw dmx::invalid_argument(context.name() + ": the dataset is empty");
@@ -97,6 +97,8 @@ class BlendSource {
     if (next_job_ >= stream_count_) return std::nullopt;
     return make(next_job_++);
   }
+
+  void seek(int64_t index) { next_job_ = index; }
 
  private:
   void require_prepared() const {

@@ -43,6 +43,14 @@ class SampleSource {
   virtual void synthesize(const std::string& out_dir, int64_t count) = 0;
   // The next streamed sample, or std::nullopt when the source has nothing more to give.
   virtual std::optional<Sample> next() = 0;
+  // Whether next() works at all (a source may offer paper mode only).
+  virtual bool can_stream() const { return true; }
+  // Whether seek() works: a source without it cannot resume a stream.
+  virtual bool can_seek() const { return false; }
+  // The next call to next() makes sample `index` of the run (sample k is a function of (seed, k), as in
+  // synthesize): a host that kept the first `index` streamed samples resumes without making any twice.
+  // An Unsupported error when !can_seek().
+  virtual void seek(int64_t index) = 0;
   virtual const std::string& name() const = 0;
 };
 

@@ -18,60 +18,83 @@ double default_replacement_probability(int64_t shots) {
 namespace {
 
 // SYNAuG: the class at rank r (by real count, descending) receives the real count of the class at rank N−1−r, so
-// the synthetic data mirror the long tail. Classes the cache has no sample for get nothing; the rest is normalised.
-std::vector<double> reversed_class_weights(const std::vector<int64_t>& real_counts, const SyntheticCache& cache) {
+// the synthetic data mirror the long tail. Classes the pool has no sample for get nothing; the rest is normalised.
+std::vector<double> reversed_class_weights(const std::vector<int64_t>& real_counts, const std::vector<bool>& present) {
   const std::vector<int64_t> order = classes_by_count(real_counts);
   const size_t n = order.size();
   std::vector<double> weights(n, 0.0);
   double total = 0.0;
   for (size_t rank = 0; rank < n; ++rank) {
     const auto c = static_cast<size_t>(order[rank]);
-    if (cache.indices_by_target()[c].empty()) continue;
+    if (!present[c]) continue;
     weights[c] = static_cast<double>(real_counts[static_cast<size_t>(order[n - 1 - rank])]);
     total += weights[c];
   }
-  if (total <= 0.0) {  // e.g. the mirrored classes are all absent: fall back to the classes the cache has
-    for (size_t c = 0; c < n; ++c) weights[c] = cache.indices_by_target()[c].empty() ? 0.0 : 1.0;
+  if (total <= 0.0) {  // e.g. the mirrored classes are all absent: fall back to the classes the pool has
+    for (size_t c = 0; c < n; ++c) weights[c] = present[c] ? 1.0 : 0.0;
     for (const double w : weights) total += w;
   }
-  for (double& w : weights) w /= total;
+  if (total > 0.0)
+    for (double& w : weights) w /= total;
   return weights;
 }
 
 }  // namespace
 
-Mixer::Mixer(DatasetPtr real, std::shared_ptr<const SyntheticCache> synthetic, const MixerOptions& options)
+Mixer::Mixer(DatasetPtr real, std::shared_ptr<const SyntheticPool> synthetic, const MixerOptions& options)
     : real_(std::move(real)), synthetic_(std::move(synthetic)), options_(options) {
   if (!real_) throw invalid_argument("Mixer: no real dataset");
   if (!(options_.probability >= 0.0 && options_.probability <= 1.0))
     throw invalid_argument("Mixer: replacement probability " + std::to_string(options_.probability) +
                            " outside [0, 1]");
   if (synthetic_ && synthetic_->num_classes() != real_->num_classes())
-    throw invalid_argument("Mixer: synthetic cache " + synthetic_->folder() + " has " +
+    throw invalid_argument("Mixer: synthetic samples in " + synthetic_->folder() + " have " +
                            std::to_string(synthetic_->num_classes()) + " classes but " + real_->name() + " has " +
                            std::to_string(real_->num_classes()));
-  if (synthetic_ && synthetic_->size() > 0 && options_.mode == MixMode::Balanced) {
-    class_weights_ = reversed_class_weights(real_->class_counts(), *synthetic_);
+  real_counts_ = real_->class_counts();
+}
+
+std::vector<double> Mixer::target_class_weights(int64_t pool_size) const {
+  std::vector<bool> present(static_cast<size_t>(num_classes()), false);
+  if (synthetic_)
+    for (int64_t c = 0; c < num_classes(); ++c) present[static_cast<size_t>(c)] = synthetic_->count_with_target(c, pool_size) > 0;
+  return reversed_class_weights(real_counts_, present);
+}
+
+std::shared_ptr<const std::vector<double>> Mixer::cumulative_weights(int64_t pool_size) const {
+  std::lock_guard<std::mutex> lock(weights_mutex_);
+  if (weights_pool_size_ != pool_size) {
+    auto cumulative = std::make_shared<std::vector<double>>();
     double running = 0.0;
-    for (const double w : class_weights_) class_cumulative_.push_back(running += w);
+    for (const double w : target_class_weights(pool_size)) cumulative->push_back(running += w);
+    cumulative_ = std::move(cumulative);
+    weights_pool_size_ = pool_size;
   }
+  return cumulative_;
+}
+
+int64_t Mixer::draw_balanced(SampleRng& rng, int64_t pool_size) const {
+  const auto cumulative = cumulative_weights(pool_size);
+  const double u = rng.uniform() * cumulative->back();
+  auto cls = static_cast<int64_t>(std::upper_bound(cumulative->begin(), cumulative->end(), u) - cumulative->begin());
+  const auto classes = static_cast<int64_t>(cumulative->size());
+  cls = std::min(cls, classes - 1);
+  while (synthetic_->count_with_target(cls, pool_size) == 0) cls = (cls + 1) % classes;  // rounding edge
+  const int64_t count = synthetic_->count_with_target(cls, pool_size);
+  return synthetic_->with_target(cls, static_cast<int64_t>(rng.below(static_cast<uint64_t>(count))));
+}
+
+Mixer::Choice Mixer::choose(int64_t index, uint64_t epoch, int64_t pool_size) const {
+  real_->check_index(index);
+  if (!synthetic_ || pool_size <= 0) return {false, index};
+  SampleRng rng(options_.seed, RandomStream::Mixer, epoch, static_cast<uint64_t>(index));
+  if (!rng.bernoulli(options_.probability)) return {false, index};
+  if (options_.mode == MixMode::Uniform) return {true, static_cast<int64_t>(rng.below(static_cast<uint64_t>(pool_size)))};
+  return {true, draw_balanced(rng, pool_size)};
 }
 
 Mixer::Choice Mixer::choose(int64_t index, uint64_t epoch) const {
-  real_->check_index(index);
-  if (!synthetic_ || synthetic_->size() == 0) return {false, index};
-  SampleRng rng(options_.seed, RandomStream::Mixer, epoch, static_cast<uint64_t>(index));
-  if (!rng.bernoulli(options_.probability)) return {false, index};
-  if (options_.mode == MixMode::Uniform)
-    return {true, static_cast<int64_t>(rng.below(static_cast<uint64_t>(synthetic_->size())))};
-
-  const double u = rng.uniform() * class_cumulative_.back();
-  auto cls = static_cast<size_t>(std::upper_bound(class_cumulative_.begin(), class_cumulative_.end(), u) -
-                                 class_cumulative_.begin());
-  cls = std::min(cls, class_cumulative_.size() - 1);
-  while (synthetic_->indices_by_target()[cls].empty()) cls = (cls + 1) % class_cumulative_.size();  // rounding edge
-  const auto& pool = synthetic_->indices_by_target()[cls];
-  return {true, pool[rng.below(pool.size())]};
+  return choose(index, epoch, synthetic_ ? synthetic_->usable_size(epoch) : 0);
 }
 
 MixedSample Mixer::get(int64_t index, uint64_t epoch, const ImageRequest& request) const {

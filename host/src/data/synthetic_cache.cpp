@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +57,15 @@ at::Tensor SyntheticCache::soft_label(int64_t index) const {
   const SyntheticRecord& r = record(index);
   if (!r.soft_label.empty()) return at::tensor(r.soft_label, at::kFloat);
   return diffmix_soft_label(r.source_class, r.target_class, r.strength, num_classes_, gamma_);
+}
+
+int64_t SyntheticCache::count_with_target(int64_t c, int64_t n) const {
+  const auto& indices = by_target_.at(static_cast<size_t>(c));
+  return std::lower_bound(indices.begin(), indices.end(), n) - indices.begin();
+}
+
+int64_t SyntheticCache::with_target(int64_t c, int64_t j) const {
+  return by_target_.at(static_cast<size_t>(c)).at(static_cast<size_t>(j));
 }
 
 std::string SyntheticCache::image_path(int64_t index) const { return folder_ + "/" + record(index).path; }

@@ -16,6 +16,20 @@ config::Range range_of(const nlohmann::json& entry) {
   return range;
 }
 
+void check_key(const config::Table& table, const nlohmann::json& entry);
+
+// A sub-table's keys are those of its "keys" array; the parent's finish() covers them.
+void check_table(const config::Table& table, const nlohmann::json& entry, const std::string& key) {
+  const auto sub = table.table(key);
+  if (!sub) {
+    if (table.has(key)) throw config_error(table.where(key) + ": key '" + key + "' must be a table");
+    table.skip(key);
+    return;
+  }
+  if (entry.contains("keys"))
+    for (const auto& inner : entry.at("keys")) check_key(*sub, inner);
+}
+
 void check_key(const config::Table& table, const nlohmann::json& entry) {
   const auto key = entry.at("key").get<std::string>();
   const auto type = entry.at("type").get<std::string>();
@@ -23,6 +37,10 @@ void check_key(const config::Table& table, const nlohmann::json& entry) {
     table.number(key, 0.0, range_of(entry));
   } else if (type == "integer") {
     table.integer(key, 0, range_of(entry));
+  } else if (type == "float_list") {
+    table.number_list(key, {}, range_of(entry));
+  } else if (type == "table") {
+    check_table(table, entry, key);
   } else if (type == "boolean") {
     table.boolean(key, false);
   } else if (type == "string") {

@@ -1,5 +1,7 @@
 #include "host_services.hpp"
 
+#include "diffmix/plugin.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <map>
@@ -52,18 +54,6 @@ const dmx_host* host_services() {
   return &host;
 }
 
-ErrorCategory category_of(dmx_status status) {
-  switch (status) {
-    case DMX_STATUS_INVALID_ARGUMENT: return ErrorCategory::InvalidArgument;
-    case DMX_STATUS_NOT_FOUND: return ErrorCategory::NotFound;
-    case DMX_STATUS_IO: return ErrorCategory::Io;
-    case DMX_STATUS_FORMAT: return ErrorCategory::Format;
-    case DMX_STATUS_CONFIG: return ErrorCategory::Config;
-    case DMX_STATUS_SHAPE: return ErrorCategory::Shape;
-    case DMX_STATUS_UNSUPPORTED: return ErrorCategory::Unsupported;
-    case DMX_STATUS_CANCELLED: return ErrorCategory::Cancelled;
-    default: return ErrorCategory::Plugin;
-  }
-}
+ErrorCategory category_of(dmx_status status) { return plugin::category_of(status); }
 
 }  // namespace dmx

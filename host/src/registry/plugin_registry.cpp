@@ -183,11 +183,8 @@ PluginRegistry::Impl::Entry PluginRegistry::Impl::find_factory(const std::string
   if (factory->role != wanted)
     throw config_error(table.where("augmenter") + ": '" + name + "' (" + library->path() + ") is " +
                        role_name(factory->role) + ", but " + role_name(wanted) + " is needed here");
-  const bool api_present = wanted == DMX_ROLE_SAMPLE_SOURCE ? factory->sample_source != nullptr
-                                                            : factory->batch_augmenter != nullptr;
-  if (!api_present)
-    throw plugin_error("augmenter '" + name + "' from " + library->path() + " declares itself " +
-                       role_name(wanted) + " but gives no table of its functions");
+  // Its function table was checked when the plugin was loaded (PluginLibrary::open): present, of at least its
+  // ABI 1.0 size, with the functions its role requires.
   check_against_schema(table, factory->config_schema_json, name);
   return it->second;
 }

@@ -50,6 +50,10 @@ void PluginSampleSource::synthesize(const std::string& out_dir, int64_t count) {
 }
 
 std::optional<Sample> PluginSampleSource::next() {
+  if (!can_stream())
+    throw unsupported("sample source '" + name_ + "' (" + library_->path() + ") cannot stream: it offers paper " +
+                      "mode (synthesize) only, so use it to fill a synthetic cache");
+  // The table is ours: its struct_size tells the plugin how much it may fill, and the plugin's answer how much it did.
   dmx_sample out{};
   out.struct_size = sizeof(out);
   dmx_error error{};
@@ -57,6 +61,10 @@ std::optional<Sample> PluginSampleSource::next() {
   ManagedTensor image{out.image}, soft_label{out.soft_label};
   if (status == DMX_STATUS_EXHAUSTED) return std::nullopt;
   if (status != DMX_STATUS_OK) fail("next", status, error);
+  if (out.struct_size < DMX_SAMPLE_SIZE_1_0)
+    throw plugin_error("sample source '" + name_ + "' (" + library_->path() + ") next: filled " +
+                       std::to_string(out.struct_size) + " bytes of the sample, fewer than the " +
+                       std::to_string(DMX_SAMPLE_SIZE_1_0) + " bytes of ABI 1.0");
   if (!out.image || !out.soft_label)
     throw plugin_error("sample source '" + name_ + "' (" + library_->path() + ") next: returned no tensors");
 
@@ -75,6 +83,25 @@ std::optional<Sample> PluginSampleSource::next() {
   sample.strength = out.strength;
   sample.seed = out.seed;
   return sample;
+}
+
+bool PluginSampleSource::can_stream() const { return factory_.sample_source->next != nullptr; }
+
+// `seek` came in 1.1: a 1.0 plugin's table ends before it, and what lies there is not ours to read.
+bool PluginSampleSource::can_seek() const {
+  const dmx_sample_source_api* api = factory_.sample_source;
+  return DMX_HAS_FIELD(api, dmx_sample_source_api, seek) && api->seek != nullptr;
+}
+
+void PluginSampleSource::seek(int64_t index) {
+  if (!can_seek())
+    throw unsupported("sample source '" + name_ + "' (" + library_->path() + ") cannot seek: it offers no `seek` " +
+                      "(ABI 1.1), so a stream cannot resume at sample " + std::to_string(index));
+  if (index < 0)
+    throw invalid_argument("sample source '" + name_ + "': cannot seek to sample " + std::to_string(index));
+  dmx_error error{};
+  const dmx_status status = factory_.sample_source->seek(instance_, index, &error);
+  if (status != DMX_STATUS_OK) fail("seek", status, error);
 }
 
 }  // namespace dmx

@@ -20,6 +20,9 @@ class PluginSampleSource final : public SampleSource {
   void prepare() override;
   void synthesize(const std::string& out_dir, int64_t count) override;
   std::optional<Sample> next() override;
+  bool can_stream() const override;
+  bool can_seek() const override;
+  void seek(int64_t index) override;
   const std::string& name() const override { return name_; }
 
  private:

@@ -10,9 +10,13 @@
 //   };
 //   DMX_PLUGIN("cutmix", "1.0.0", "CutMix batch augmentation", dmx::plugin::batch_augmenter<CutMix>())
 //
-// A sample source derives from nothing either; it provides `void prepare()`, `void synthesize(const std::string&
-// out_dir, int64_t count)` and `std::optional<dmx::plugin::Sample> next()`, and is exported with
-// dmx::plugin::sample_source<T>().
+// A sample source derives from nothing either; it provides `void prepare()` and `void synthesize(const std::string&
+// out_dir, int64_t count)`, optionally `std::optional<dmx::plugin::Sample> next()` (without it the source offers
+// paper mode only and cannot stream) and `void seek(int64_t index)` (the next sample next() makes; without it the
+// host cannot resume a stream), and is exported with dmx::plugin::sample_source<T>().
+//
+// The host's tables are accepted from their ABI 1.0 size up (DMX_*_SIZE_1_0 in plugin_api.h), never checked
+// against sizeof of this header's structs, which may be newer than the host's.
 //
 // Exceptions never cross the ABI: dmx::Error becomes the status of its category, std::bad_alloc becomes
 // DMX_STATUS_OUT_OF_MEMORY, anything else DMX_STATUS_INTERNAL, each with its message.
@@ -21,11 +25,13 @@
 #include <ATen/ATen.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <new>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "diffmix/batch.hpp"
 #include "diffmix/dlpack.hpp"
@@ -58,6 +64,22 @@ inline dmx_status status_of(ErrorCategory category) {
     case ErrorCategory::Internal: return DMX_STATUS_INTERNAL;
   }
   return DMX_STATUS_INTERNAL;
+}
+
+// The other way: the category a status from across the boundary stands for. Statuses with no category of their
+// own (INTERNAL, OUT_OF_MEMORY, a value from a later ABI) become `unknown`.
+inline ErrorCategory category_of(dmx_status status, ErrorCategory unknown = ErrorCategory::Plugin) {
+  switch (status) {
+    case DMX_STATUS_INVALID_ARGUMENT: return ErrorCategory::InvalidArgument;
+    case DMX_STATUS_NOT_FOUND: return ErrorCategory::NotFound;
+    case DMX_STATUS_IO: return ErrorCategory::Io;
+    case DMX_STATUS_FORMAT: return ErrorCategory::Format;
+    case DMX_STATUS_CONFIG: return ErrorCategory::Config;
+    case DMX_STATUS_SHAPE: return ErrorCategory::Shape;
+    case DMX_STATUS_UNSUPPORTED: return ErrorCategory::Unsupported;
+    case DMX_STATUS_CANCELLED: return ErrorCategory::Cancelled;
+    default: return unknown;
+  }
 }
 
 inline void write_message(dmx_error* error, const char* message) {
@@ -138,14 +160,48 @@ class Config {
   toml::table table_;
 };
 
+namespace detail {
+
+// Refuses a host table smaller than its ABI 1.0 size: its 1.0 fields, which this layer reads, would not be there.
+inline void require_1_0_size(uint32_t struct_size, size_t size_1_0, const char* table) {
+  if (struct_size < size_1_0)
+    throw invalid_argument(std::string("the host's ") + table + " is " + std::to_string(struct_size) +
+                           " bytes, smaller than the " + std::to_string(size_1_0) + " bytes of ABI 1.0");
+}
+
+// A copy of a host table that reads no further than its struct_size: an older host's table is smaller than this
+// header's struct, and the fields it lacks stay zero, which the ABI reads as absent.
+template <typename Table>
+Table copy_of_host_table(const Table& table) {
+  Table copy{};
+  const size_t size = std::min<size_t>(table.struct_size, sizeof(Table));
+  std::memcpy(static_cast<void*>(&copy), &table, size);
+  copy.struct_size = static_cast<uint32_t>(size);
+  return copy;
+}
+
+inline dmx_create_info checked_create_info(const dmx_create_info& info) {
+  require_1_0_size(info.struct_size, DMX_CREATE_INFO_SIZE_1_0, "dmx_create_info");
+  if (info.dataset) require_1_0_size(info.dataset->struct_size, DMX_DATASET_VIEW_SIZE_1_0, "dmx_dataset_view");
+  return copy_of_host_table(info);
+}
+
+}  // namespace detail
+
 // What an augmenter instance is created with, plus the host's logging, progress and cancellation.
 class Context {
  public:
+  // Throws dmx::Error (InvalidArgument) when the host's create info or dataset view is smaller than in ABI 1.0.
   explicit Context(const dmx_create_info& info)
-      : info_(info), name_(info.instance_name ? info.instance_name : ""), config_(info.config_toml, name_) {}
+      : info_(detail::checked_create_info(info)),
+        name_(info_.instance_name ? info_.instance_name : ""),
+        config_text_(info_.config_toml ? info_.config_toml : ""),
+        config_(info_.config_toml, name_) {}
 
   const std::string& name() const { return name_; }
   const Config& config() const { return config_; }
+  // The augmenter's table as the host serialized it, for a plugin that reads it with its own TOML reader.
+  const std::string& config_text() const { return config_text_; }
   int32_t num_classes() const { return info_.num_classes; }
   uint64_t seed() const { return info_.seed; }
   at::Device device() const {
@@ -171,6 +227,7 @@ class Context {
  private:
   dmx_create_info info_;
   std::string name_;
+  std::string config_text_;
   Config config_;
 };
 
@@ -227,12 +284,14 @@ dmx_status next_sample(void* instance, dmx_sample* out, dmx_error* error) {
   dmx_status exhausted = DMX_STATUS_OK;
   const dmx_status status = guarded(error, [&] {
     if (!out) throw invalid_argument("next: NULL sample");
+    // The host owns `out`: every field written below is a 1.0 field, inside any table of at least the 1.0 size.
+    require_1_0_size(out->struct_size, DMX_SAMPLE_SIZE_1_0, "dmx_sample");
     std::optional<Sample> sample = static_cast<T*>(instance)->next();
     if (!sample) {
       exhausted = DMX_STATUS_EXHAUSTED;
       return;
     }
-    out->struct_size = sizeof(dmx_sample);
+    out->struct_size = static_cast<uint32_t>(std::min<size_t>(out->struct_size, sizeof(dmx_sample)));
     out->image = export_dlpack(sample->image);
     out->soft_label = export_dlpack(sample->soft_label);
     out->source_class = sample->source_class;
@@ -241,6 +300,38 @@ dmx_status next_sample(void* instance, dmx_sample* out, dmx_error* error) {
     out->seed = sample->seed;
   });
   return status == DMX_STATUS_OK ? exhausted : status;
+}
+
+template <typename T>
+dmx_status seek_sample(void* instance, int64_t index, dmx_error* error) {
+  return guarded(error, [&] {
+    if (index < 0) throw invalid_argument("seek: negative sample index " + std::to_string(index));
+    static_cast<T*>(instance)->seek(index);
+  });
+}
+
+// Whether T offers `seek(int64_t)`.
+template <typename T, typename = void>
+struct has_seek : std::false_type {};
+template <typename T>
+struct has_seek<T, std::void_t<decltype(std::declval<T&>().seek(int64_t{0}))>> : std::true_type {};
+
+template <typename T>
+constexpr auto seek_function() -> decltype(&seek_sample<T>) {
+  if constexpr (has_seek<T>::value) return &seek_sample<T>;
+  else return nullptr;
+}
+
+// Whether T offers `next()`; a source without it offers paper mode only.
+template <typename T, typename = void>
+struct has_next : std::false_type {};
+template <typename T>
+struct has_next<T, std::void_t<decltype(std::declval<T&>().next())>> : std::true_type {};
+
+template <typename T>
+constexpr auto next_function() -> decltype(&next_sample<T>) {
+  if constexpr (has_next<T>::value) return &next_sample<T>;
+  else return nullptr;
 }
 
 }  // namespace detail
@@ -257,7 +348,7 @@ const dmx_augmenter_factory* batch_augmenter() {
 template <typename T>
 const dmx_augmenter_factory* sample_source() {
   static const dmx_sample_source_api api{sizeof(dmx_sample_source_api), &detail::prepare<T>, &detail::synthesize<T>,
-                                         &detail::next_sample<T>};
+                                         detail::next_function<T>(), detail::seek_function<T>()};
   static const dmx_augmenter_factory factory{sizeof(dmx_augmenter_factory), T::kName, T::kDescription,
                                              DMX_ROLE_SAMPLE_SOURCE, T::kConfigSchema, &detail::create<T>,
                                              &detail::destroy<T>, nullptr, &api};
@@ -266,8 +357,16 @@ const dmx_augmenter_factory* sample_source() {
 
 // Checks the host's ABI version and fills the descriptor; what DMX_PLUGIN's entry function does.
 inline const dmx_plugin_descriptor* describe(const dmx_host* host, dmx_error* error, dmx_plugin_descriptor* descriptor) {
-  if (!host || host->struct_size < sizeof(dmx_host)) {
-    write_message(error, "host services table is missing or too small");
+  if (!host) {
+    write_message(error, "the host gave no services table");
+    return nullptr;
+  }
+  if (host->struct_size < DMX_HOST_SIZE_1_0) {
+    char message[160];
+    std::snprintf(message, sizeof(message),
+                  "the host's services table is %u bytes, smaller than the %zu bytes of ABI 1.0", host->struct_size,
+                  static_cast<size_t>(DMX_HOST_SIZE_1_0));
+    write_message(error, message);
     return nullptr;
   }
   if (host->abi_version.major != DMX_ABI_VERSION_MAJOR) {

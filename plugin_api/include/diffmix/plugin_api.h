@@ -7,8 +7,11 @@
  * Rules that keep this ABI stable:
  *  - Only C types cross the boundary: sized integers, `const char*` (UTF-8, NUL-terminated), function pointers,
  *    the structs below and DLPack tensors. No C++ type, no exception, no allocation freed by the other side.
- *  - Every table starts with `struct_size`. Tables only grow at the end; a reader checks `struct_size` before
- *    touching a field added in a later minor version. A different MAJOR version is refused.
+ *  - Every table but dmx_batch starts with `struct_size`, the size of the struct its writer was built with. Tables
+ *    only grow at the end, in minor versions. A reader accepts a table whose `struct_size` is at least the table's
+ *    size in the version that introduced it (the DMX_*_SIZE_1_0 constants below), never `sizeof` of its own struct,
+ *    which may be newer and larger than the writer's; it reads a field added later only when `struct_size` covers it
+ *    (DMX_HAS_FIELD) and otherwise treats it as absent. A different MAJOR version is refused.
  *  - Failures return a dmx_status code and write a NUL-terminated message into the caller's dmx_error buffer.
  *  - Tensors: a DLManagedTensor passed INTO a call is borrowed (the caller keeps ownership and calls its deleter
  *    after the call returns); one returned OUT of a call is owned by the receiver, which calls its deleter.
@@ -27,7 +30,7 @@ extern "C" {
 #endif
 
 #define DMX_ABI_VERSION_MAJOR 1
-#define DMX_ABI_VERSION_MINOR 0
+#define DMX_ABI_VERSION_MINOR 1
 
 /* The name of the one symbol a plugin exports. */
 #define DMX_PLUGIN_ENTRY_SYMBOL "dmx_plugin_entry"
@@ -117,7 +120,9 @@ typedef struct dmx_create_info {
 
 /* ---- role 1: batch augmenter (CutMix, Mixup) --------------------------------------------------------------- */
 
-/* images: N×C×H×W float; labels: N×K float soft labels (rows sum to 1). */
+/* images: N×C×H×W float; labels: N×K float soft labels (rows sum to 1).
+ * Frozen: dmx_batch has no struct_size, so no reader could tell a grown one from this one. It never changes within
+ * major version 1; a call that needs more per batch takes a new struct with a struct_size. */
 typedef struct dmx_batch {
   DLManagedTensor* images;
   DLManagedTensor* labels;
@@ -132,7 +137,9 @@ typedef struct dmx_batch_augmenter_api {
 
 /* ---- role 2: sample source (the diffusion family) ---------------------------------------------------------- */
 
-/* One synthetic sample and where it came from. */
+/* One synthetic sample and where it came from. The caller of `next` owns this table and sets `struct_size` to the
+ * size of its own struct; the plugin writes only the fields that size covers and sets `struct_size` to the size of
+ * what it filled (the smaller of the two structs), so neither side writes or reads past the other's. */
 typedef struct dmx_sample {
   uint32_t struct_size;
   DLManagedTensor* image;      /* uint8 H×W×C (RGB), owned by the receiver */
@@ -149,10 +156,15 @@ typedef struct dmx_sample_source_api {
    * at once, a call after an interruption continues where the last one stopped. */
   dmx_status (*prepare)(void* instance, dmx_error* error);
   /* Paper mode: make `count` samples into the cache folder `out_dir` (images + manifest). Resumable: samples
-   * already in the manifest are not made again. */
+   * already in the manifest are not made again. Required, like `prepare`: a source without it is refused at load. */
   dmx_status (*synthesize)(void* instance, const char* out_dir, int64_t count, dmx_error* error);
-  /* Streaming mode: the next sample, or DMX_STATUS_EXHAUSTED. */
+  /* Streaming mode: the next sample, or DMX_STATUS_EXHAUSTED. May be NULL: the source offers paper mode only, and
+   * the host reports a request to stream as unsupported. */
   dmx_status (*next)(void* instance, dmx_sample* out, dmx_error* error);
+  /* Since 1.1 (read it only when DMX_HAS_FIELD says the table holds it; may be NULL): the next call to `next`
+   * makes sample `index` of the run, so a host that persisted the first `index` streamed samples resumes without
+   * making any twice. Samples are numbered as in `synthesize`: sample k is a function of (seed, k). */
+  dmx_status (*seek)(void* instance, int64_t index, dmx_error* error);
 } dmx_sample_source_api;
 
 /* ---- factories and the plugin descriptor ------------------------------------------------------------------- */
@@ -170,7 +182,8 @@ typedef struct dmx_augmenter_factory {
   /* JSON array describing the keys of the augmenter's TOML table, so the host can check them with file:line:col
    * and suggestions before create:
    *   [{"key":"alpha","type":"float","default":1.0,"min":0.0,"doc":"Beta(alpha, alpha)"}, ...]
-   * type is one of "float", "integer", "boolean", "string"; "choices" lists allowed strings. */
+   * type is one of "float", "integer", "boolean", "string", "float_list" (an array of numbers, each within min/max)
+   * and "table" (a sub-table whose own keys are listed the same way in "keys"); "choices" lists allowed strings. */
   const char* config_schema_json;
   dmx_status (*create)(const dmx_create_info* info, void** instance, dmx_error* error);
   void (*destroy)(void* instance);
@@ -190,6 +203,27 @@ typedef struct dmx_plugin_descriptor {
   /* Called once before the library is unloaded, after every instance was destroyed. May be NULL. */
   void (*deinit)(void);
 } dmx_plugin_descriptor;
+
+/* ---- table sizes of version 1.0 ---------------------------------------------------------------------------- */
+
+/* The end of `field` in `type`: a table whose struct_size is at least this holds the field. */
+#define DMX_FIELD_END(type, field) (offsetof(type, field) + sizeof(((type*)0)->field))
+
+/* Whether the table at `table` (a pointer to `type`) holds `field`, which a later minor version may have added;
+ * a field it does not hold is absent, as if NULL or zero. */
+#define DMX_HAS_FIELD(table, type, field) ((size_t)(table)->struct_size >= DMX_FIELD_END(type, field))
+
+/* The size of each table in ABI 1.0, which introduced them all: the smallest `struct_size` a reader accepts. Each
+ * is the end of the table's last 1.0 field, so it holds on every target; plugin_api_layout.h pins the 64-bit
+ * values. dmx_batch has no struct_size and is frozen. */
+#define DMX_HOST_SIZE_1_0 DMX_FIELD_END(dmx_host, is_cancelled)
+#define DMX_DATASET_VIEW_SIZE_1_0 DMX_FIELD_END(dmx_dataset_view, image)
+#define DMX_CREATE_INFO_SIZE_1_0 DMX_FIELD_END(dmx_create_info, dataset)
+#define DMX_BATCH_AUGMENTER_API_SIZE_1_0 DMX_FIELD_END(dmx_batch_augmenter_api, apply)
+#define DMX_SAMPLE_SIZE_1_0 DMX_FIELD_END(dmx_sample, seed)
+#define DMX_SAMPLE_SOURCE_API_SIZE_1_0 DMX_FIELD_END(dmx_sample_source_api, next)
+#define DMX_AUGMENTER_FACTORY_SIZE_1_0 DMX_FIELD_END(dmx_augmenter_factory, sample_source)
+#define DMX_PLUGIN_DESCRIPTOR_SIZE_1_0 DMX_FIELD_END(dmx_plugin_descriptor, deinit)
 
 /* The entry point. Returns NULL and fills `error` when the plugin cannot work with this host. The descriptor
  * stays valid until deinit. */

@@ -2,7 +2,11 @@
  * Pins the layout of every shipped ABI table on 64-bit targets. A change that moves a field breaks the build here,
  * not a plugin in the field. Included by the host and by the ABI tests (as C11 and as C++17).
  *
- * Version 1.0 layouts. A later minor version may only append fields: add new pins, never edit these.
+ * Version 1.0 layouts. A later minor version may only append fields: add new pins, never edit these. The
+ * DMX_*_SIZE_1_0 constants of plugin_api.h, the sizes readers check `struct_size` against, are pinned here too: a
+ * table grown later keeps its 1.0 size.
+ *
+ * dmx_batch is frozen: it has no struct_size, so it can never grow (see plugin_api.h).
  */
 #ifndef DIFFMIX_PLUGIN_API_LAYOUT_H
 #define DIFFMIX_PLUGIN_API_LAYOUT_H
@@ -55,6 +59,7 @@ DMX_PIN_OFFSET(dmx_create_info, cache_dir, 48);
 DMX_PIN_OFFSET(dmx_create_info, dataset, 56);
 DMX_PIN_SIZE(dmx_create_info, 64);
 
+/* Frozen: no struct_size, never grows. */
 DMX_PIN_OFFSET(dmx_batch, images, 0);
 DMX_PIN_OFFSET(dmx_batch, labels, 8);
 DMX_PIN_SIZE(dmx_batch, 16);
@@ -76,7 +81,8 @@ DMX_PIN_OFFSET(dmx_sample_source_api, struct_size, 0);
 DMX_PIN_OFFSET(dmx_sample_source_api, prepare, 8);
 DMX_PIN_OFFSET(dmx_sample_source_api, synthesize, 16);
 DMX_PIN_OFFSET(dmx_sample_source_api, next, 24);
-DMX_PIN_SIZE(dmx_sample_source_api, 32);
+DMX_PIN_OFFSET(dmx_sample_source_api, seek, 32); /* 1.1 */
+DMX_PIN_SIZE(dmx_sample_source_api, 40);
 
 DMX_PIN_OFFSET(dmx_augmenter_factory, struct_size, 0);
 DMX_PIN_OFFSET(dmx_augmenter_factory, name, 8);
@@ -98,6 +104,20 @@ DMX_PIN_OFFSET(dmx_plugin_descriptor, augmenter_count, 40);
 DMX_PIN_OFFSET(dmx_plugin_descriptor, augmenters, 48);
 DMX_PIN_OFFSET(dmx_plugin_descriptor, deinit, 56);
 DMX_PIN_SIZE(dmx_plugin_descriptor, 64);
+
+/* The 1.0 size of every table with a struct_size. */
+DMX_STATIC_ASSERT(DMX_HOST_SIZE_1_0 == 48, "the 1.0 size of dmx_host changed: the ABI is broken");
+DMX_STATIC_ASSERT(DMX_DATASET_VIEW_SIZE_1_0 == 64, "the 1.0 size of dmx_dataset_view changed: the ABI is broken");
+DMX_STATIC_ASSERT(DMX_CREATE_INFO_SIZE_1_0 == 64, "the 1.0 size of dmx_create_info changed: the ABI is broken");
+DMX_STATIC_ASSERT(DMX_BATCH_AUGMENTER_API_SIZE_1_0 == 16,
+                  "the 1.0 size of dmx_batch_augmenter_api changed: the ABI is broken");
+DMX_STATIC_ASSERT(DMX_SAMPLE_SIZE_1_0 == 48, "the 1.0 size of dmx_sample changed: the ABI is broken");
+DMX_STATIC_ASSERT(DMX_SAMPLE_SOURCE_API_SIZE_1_0 == 32,
+                  "the 1.0 size of dmx_sample_source_api changed: the ABI is broken");
+DMX_STATIC_ASSERT(DMX_AUGMENTER_FACTORY_SIZE_1_0 == 72,
+                  "the 1.0 size of dmx_augmenter_factory changed: the ABI is broken");
+DMX_STATIC_ASSERT(DMX_PLUGIN_DESCRIPTOR_SIZE_1_0 == 64,
+                  "the 1.0 size of dmx_plugin_descriptor changed: the ABI is broken");
 
 #endif /* 64-bit */
 

@@ -109,7 +109,7 @@ BENCHMARK(BM_FinetuneStepSD15)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// Batch 8 at 512 px (64×64 latents): the fine-tuning recipe of DESIGN.md §2.
+// Batch 8 at 512 px (64×64 latents): the fine-tuning recipe of docs/method.md.
 BENCHMARK(BM_FinetuneStepSD15OnDevice)
     ->ArgNames({"strategy", "batch", "latent"})
     ->Args({2, 8, 64})

@@ -70,6 +70,9 @@ TrainConfig setup_run_config(const CompareConfig& compare, const CompareSetup& s
   config.seed = seed;
   config.augment = setup.augment;
   config.output_dir = compare.base.output_dir + "/" + setup.name + "/seed-" + std::to_string(seed);
+  // Streamed sample k is a function of (seed, k): each seed streams into a cache of its own, which the set-ups of
+  // that seed share.
+  if (config.synthetic.stream) config.synthetic.cache += "/seed-" + std::to_string(seed);
   return config;
 }
 

@@ -34,13 +34,55 @@ void read_data(const config::Table& table, DataSettings& data) {
   data.workers = static_cast<int>(table.integer("workers", data.workers, {0, 64}));
 }
 
+// The keys that only make sense with a streamed source.
+const std::vector<std::string> kStreamKeys = {"synchronous", "queue", "count", "multiplier", "per_epoch"};
+
+// `source` of [synthetic] is the plugin's table: the registry checks its keys against the plugin's schema, so the
+// host's own key check (finish) leaves it alone.
+config::Table source_table(const config::Table& synthetic) {
+  synthetic.skip("source");
+  const toml::table* table = synthetic.raw().get("source")->as_table();
+  if (!table)
+    throw config_error(synthetic.where("source") + ": 'source' must be a table (source = { augmenter = \"<name>\", "
+                       "... } or [" + synthetic.path() + ".source])");
+  return config::Table(*table, synthetic.source(), synthetic.path() + ".source");
+}
+
+StreamSettings read_stream(const config::Table& table) {
+  StreamSettings stream{source_table(table)};
+  stream.augmenter = stream.source.required_string("augmenter");
+  stream.synchronous = table.boolean("synchronous", stream.synchronous);
+  stream.queue = table.integer("queue", stream.queue, {1, 1e6});
+  if (table.has("count") && table.has("multiplier"))
+    throw config_error(table.where("multiplier") + ": give either `count` or `multiplier` in [" + table.path() +
+                       "], not both");
+  if (table.has("count")) stream.count = table.required_integer("count", {1, 1e12});
+  stream.multiplier = table.number("multiplier", stream.multiplier, {1e-6, 1e6});
+  stream.per_epoch = table.integer("per_epoch", 0, kPositive);
+  return stream;
+}
+
 void read_synthetic(const config::Table& table, SyntheticSettings& synthetic) {
+  if (table.has("source")) {
+    synthetic.stream = read_stream(table);
+    if (!table.has("cache"))
+      throw config_error(table.where("source") + ": a streamed [" + table.path() + "] source needs `cache`, the " +
+                         "folder where its samples persist (a rerun reuses them)");
+  } else {
+    for (const auto& key : kStreamKeys)
+      if (table.has(key))
+        throw config_error(table.where(key) + ": '" + key + "' applies to a streamed source only (add source = " +
+                           "{ augmenter = \"<name>\" } to [" + table.path() + "])");
+  }
   synthetic.cache = table.required_string("cache");
   synthetic.probability = table.number("probability", -1.0, {-1.0, 1.0});
   synthetic.mode = table.string("mode", "uniform", {"uniform", "balanced"}) == "balanced" ? data::MixMode::Balanced
                                                                                           : data::MixMode::Uniform;
   synthetic.gamma = table.number("gamma", synthetic.gamma, {0.0, 10.0});
   synthetic.filtered = table.boolean("filtered", false);
+  if (synthetic.stream && synthetic.filtered)
+    throw config_error(table.where("filtered") + ": `filtered` reads the CLIP filter's manifest of a finished " +
+                       "cache; a streamed source has none");
 }
 
 void read_optim(const config::Table& table, TrainConfig& config) {

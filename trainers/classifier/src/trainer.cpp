@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "diffmix/cancellation.hpp"
 #include "diffmix/classifier/accuracy.hpp"
@@ -17,6 +18,7 @@
 #include "diffmix/classifier/sgd.hpp"
 #include "diffmix/classifier/weights.hpp"
 #include "diffmix/data/loader.hpp"
+#include "diffmix/data/sample_stream.hpp"
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
@@ -67,7 +69,7 @@ int64_t stored_image_size(const data::Dataset& dataset) {
   return std::min(image.size(0), image.size(1));
 }
 
-// The paper's recipe (DESIGN.md §2): Resize (short side) → RandomCrop(padding) → flip → normalize; the test side
+// The paper's recipe (docs/method.md): Resize (short side) → RandomCrop(padding) → flip → normalize; the test side
 // replaces the random crop and flip by a centre crop.
 data::Transforms train_transforms(const DataSettings& d, int64_t size) {
   data::Transforms t;
@@ -86,16 +88,66 @@ data::Transforms test_transforms(const DataSettings& d, int64_t size) {
   return t;
 }
 
-std::shared_ptr<const data::SyntheticCache> open_synthetic(const TrainConfig& config, const data::Dataset& real) {
-  if (config.synthetic.cache.empty()) return nullptr;
+// The synthetic samples training draws from: a finished cache, or a stream a sample source fills while training runs.
+struct Synthetic {
+  std::shared_ptr<const data::SyntheticPool> pool;  // null: real data only
+  std::shared_ptr<data::SampleStream> stream;      // set when streaming
+};
+
+data::SampleStreamOptions stream_options(const TrainConfig& config, const data::Dataset& real) {
+  const StreamSettings& settings = *config.synthetic.stream;
+  data::SampleStreamOptions options;
+  options.cache = config.synthetic.cache;
+  options.total = settings.count ? *settings.count
+                                 : std::max<int64_t>(1, std::llround(settings.multiplier * static_cast<double>(real.size())));
+  options.queue = settings.queue;
+  options.synchronous = settings.synchronous;
+  const int64_t later_epochs = std::max<int64_t>(1, config.optim.epochs - 1);
+  options.per_epoch = settings.per_epoch > 0 ? settings.per_epoch : (options.total + later_epochs - 1) / later_epochs;
+  options.gamma = config.synthetic.gamma;
+  return options;
+}
+
+std::shared_ptr<data::SampleStream> start_stream(const TrainConfig& config, const data::DatasetPtr& real,
+                                                 PluginRegistry& registry) {
+  const StreamSettings& settings = *config.synthetic.stream;
+  SampleSourceContext context;
+  context.num_classes = real->num_classes();
+  context.seed = config.seed;
+  context.device = config.device;
+  context.cache_dir = config.output_dir + "/cache";
+  context.dataset = real;
+  auto source = registry.create_sample_source(settings.augmenter, settings.source, context);
+  if (!source->can_stream())
+    throw unsupported(settings.source.where("augmenter") + ": sample source '" + settings.augmenter +
+                      "' cannot stream (it offers paper mode only): fill a cache with `diffmix synthesize` and " +
+                      "train on it with [synthetic] cache = \"...\" and no source");
+  return std::make_shared<data::SampleStream>(std::move(source), real->num_classes(), stream_options(config, *real));
+}
+
+Synthetic open_synthetic(const TrainConfig& config, const data::DatasetPtr& real, PluginRegistry& registry) {
+  if (config.synthetic.cache.empty()) return {};
+  if (config.synthetic.stream) {
+    auto stream = start_stream(config, real, registry);
+    return {stream, stream};
+  }
   data::SyntheticCacheOptions options;
   options.gamma = config.synthetic.gamma;
   if (config.synthetic.filtered) options.manifest = data::kFilteredManifestFileName;
-  auto cache = data::SyntheticCache::open_any(config.synthetic.cache, real.class_names(), options);
+  auto cache = data::SyntheticCache::open_any(config.synthetic.cache, real->class_names(), options);
   spdlog::info("synthetic: {} samples from {} ({})", cache->size(), config.synthetic.cache,
                config.synthetic.filtered ? "CLIP-filtered" : "all");
-  return cache;
+  return {cache, nullptr};
 }
+
+// Stops a stream when training ends, normally or not, before the loader it feeds is torn down: the loader's workers
+// may be waiting for samples of a synchronous stream.
+struct StreamStopper {
+  std::shared_ptr<data::SampleStream> stream;
+  ~StreamStopper() {
+    if (stream) stream->stop();
+  }
+};
 
 data::MixerOptions mixer_options(const TrainConfig& config) {
   data::MixerOptions options;
@@ -174,7 +226,8 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
                            test_set->name() + " has " + std::to_string(test_set->num_classes()));
   const int64_t num_classes = train_set->num_classes();
   const int64_t image_size = config.data.image_size > 0 ? config.data.image_size : stored_image_size(*train_set);
-  auto mixer = std::make_shared<data::Mixer>(train_set, open_synthetic(config, *train_set), mixer_options(config));
+  const Synthetic synthetic = open_synthetic(config, train_set, registry);
+  auto mixer = std::make_shared<data::Mixer>(train_set, synthetic.pool, mixer_options(config));
 
   AugmenterContext context;
   context.num_classes = num_classes;
@@ -190,6 +243,7 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   // A last batch of one image would break BatchNorm; dropping the remainder is harmless as the order is reshuffled.
   train_options.drop_last = train_set->size() >= config.optim.batch_size;
   data::Loader train_loader(mixer, train_transforms(config.data, image_size), train_options, augmenters);
+  const StreamStopper stream_stopper{synthetic.stream};
 
   data::LoaderOptions test_options;
   test_options.batch_size = kEvalBatchSize;
@@ -247,7 +301,22 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     int64_t batch_index = first_batch;
     double lr = schedule.lr(step);
 
-    while (auto batch = train_loader.next()) {
+    // A stop request saves where the run is, so that the same command continues from there.
+    auto interrupt = [&] {
+      save_checkpoint(checkpoint_path, *model, optimizer, {epoch, batch_index, step, loss_sum}, run_fingerprint);
+      throw cancelled("training interrupted at epoch " + std::to_string(epoch + 1) + " batch " +
+                      std::to_string(batch_index) + "; the checkpoint is in " + checkpoint_path +
+                      ": run the same command again to resume");
+    };
+    for (;;) {
+      std::optional<Batch> batch;
+      try {
+        batch = train_loader.next();
+      } catch (const Error& error) {
+        if (error.category() != ErrorCategory::Cancelled) throw;
+        interrupt();  // a synchronous stream was waited for when the stop came
+      }
+      if (!batch) break;
       lr = schedule.lr(step);
       const at::Tensor images = batch->images.to(device);
       const at::Tensor labels = smooth_labels(batch->labels.to(device), config.optim.label_smoothing);
@@ -264,15 +333,14 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
       std::snprintf(note, sizeof(note), "loss %.4f lr %.4g", loss_value, lr);
       progress.advance(1, note);
       if (options.on_step) options.on_step({epoch, batch_index - 1, step, total_steps, loss_value, lr});
-      if (cancel_requested()) {
-        save_checkpoint(checkpoint_path, *model, optimizer, {epoch, batch_index, step, loss_sum}, run_fingerprint);
-        throw cancelled("training interrupted at epoch " + std::to_string(epoch + 1) + " batch " +
-                        std::to_string(batch_index) + "; the checkpoint is in " + checkpoint_path +
-                        ": run the same command again to resume");
-      }
+      if (synthetic.stream) synthetic.stream->rethrow_if_failed();  // the sample source's error ends training
+      if (cancel_requested()) interrupt();
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
     progress.finish();
+    if (synthetic.stream)
+      spdlog::info("epoch {}/{}: {} streamed samples in {}", epoch + 1, config.optim.epochs, synthetic.stream->size(),
+                   config.synthetic.cache);
 
     EpochMetrics metrics;
     metrics.epoch = epoch + 1;

@@ -25,8 +25,12 @@ Precision parse_precision(const std::string& name) {
 // "cuda:1" → "cuda".
 std::string device_type_of(const std::string& device) { return device.substr(0, device.find(':')); }
 
-void read_training(const config::Table& table, FinetuneSettings& train, bool long_tail) {
-  train.strategy = parse_strategy(table.string("strategy", "ti+db", {"ti", "db", "ti+db"}));
+}  // namespace
+
+void read_finetune_settings(const config::Table& table, FinetuneSettings& train, bool long_tail,
+                            std::optional<Strategy> fixed_strategy) {
+  if (fixed_strategy) train.strategy = *fixed_strategy;
+  else train.strategy = parse_strategy(table.string("strategy", "ti+db", {"ti", "db", "ti+db"}));
   train.steps = table.integer("steps", train.steps, kPositive);
   train.batch_size = table.integer("batch_size", train.batch_size, kPositive);
   train.micro_batch_size = table.integer("micro_batch_size", 0, {0, static_cast<double>(train.batch_size)});
@@ -44,6 +48,8 @@ void read_training(const config::Table& table, FinetuneSettings& train, bool lon
   train.max_grad_norm = table.number("max_grad_norm", train.max_grad_norm, {0.0, 1e6});
   train.precision = parse_precision(table.string("precision", "auto", {"auto", "fp32", "fp16", "bf16"}));
 }
+
+namespace {
 
 // LibTorch 1.13's CPU autocast computes in bfloat16 only; caught here, before the model loads.
 void check_precision_on_device(const config::Table& table, Precision precision, const std::string& device) {
@@ -95,7 +101,7 @@ FinetuneConfig read_finetune_config(const config::Table& root) {
   config.device = model->string("device", "cpu");
   bool long_tail = config.data.imbalance > 1.0;
   if (auto train = root.table("finetune")) {
-    read_training(*train, config.train, long_tail);
+    read_finetune_settings(*train, config.train, long_tail);
     check_precision_on_device(*train, config.train.precision, config.device);
   } else {
     config.train.class_sampling = long_tail ? ClassSampling::Balanced : ClassSampling::Uniform;

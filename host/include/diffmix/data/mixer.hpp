@@ -1,8 +1,10 @@
-// Mixer: the real training set with some samples replaced by synthetic ones (DESIGN.md §2, "Training with
+// Mixer: the real training set with some samples replaced by synthetic ones (docs/method.md, "Training with
 // synthetic data").
 //
 // Sample i of epoch e is replaced, with probability p, by a synthetic sample; both the decision and the synthetic
-// sample chosen are pure functions of (seed, epoch, i). The epoch length stays the real set's size. Labels leave the
+// sample chosen are pure functions of (seed, epoch, i, n), where n is the number of synthetic samples the pool lets
+// epoch e use (all of a cache; what a stream has made so far, or a fixed number when it is synchronous; see
+// synthetic_pool.hpp). With n = 0 nothing is replaced. The epoch length stays the real set's size. Labels leave the
 // Mixer soft (K floats): one-hot for real samples, the cache's soft label for synthetic ones.
 //
 // Modes:
@@ -16,13 +18,16 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "diffmix/data/dataset.hpp"
-#include "diffmix/data/synthetic_cache.hpp"
+#include "diffmix/data/synthetic_cache.hpp"  // the usual pool; includes synthetic_pool.hpp
 
 namespace dmx::data {
+
+class SampleRng;
 
 // The replacement probability the paper uses for a k-shot run (k <= 0: all shots): 0.5, 0.3, 0.2, else 0.1.
 double default_replacement_probability(int64_t shots);
@@ -46,15 +51,18 @@ struct MixedSample {
 
 class Mixer {
  public:
-  // `synthetic` may be null (or empty): every sample is then real. A cache whose class count differs from the
-  // dataset's is an invalid-argument error naming both.
-  Mixer(DatasetPtr real, std::shared_ptr<const SyntheticCache> synthetic, const MixerOptions& options = {});
+  // `synthetic` (a SyntheticCache or a SampleStream) may be null (or empty): every sample is then real. A pool whose
+  // class count differs from the dataset's is an invalid-argument error naming both.
+  Mixer(DatasetPtr real, std::shared_ptr<const SyntheticPool> synthetic, const MixerOptions& options = {});
 
   struct Choice {
     bool synthetic = false;
     int64_t index = 0;  // into the real dataset or the cache
   };
-  // Which sample stands at position `index` of `epoch` (pure; cheap; no decoding).
+  // Which sample stands at position `index` of `epoch` when the first `pool_size` synthetic samples may be drawn
+  // (pure; cheap; no decoding).
+  Choice choose(int64_t index, uint64_t epoch, int64_t pool_size) const;
+  // The same with the pool size the pool gives for `epoch` (a synchronous stream may wait for it).
   Choice choose(int64_t index, uint64_t epoch) const;
   // Decodes the chosen sample. Thread-safe.
   MixedSample get(int64_t index, uint64_t epoch, const ImageRequest& request = {}) const;
@@ -63,17 +71,24 @@ class Mixer {
   int64_t num_classes() const { return real_->num_classes(); }
   const Dataset& real() const { return *real_; }
   const DatasetPtr& real_ptr() const { return real_; }
-  const std::shared_ptr<const SyntheticCache>& synthetic() const { return synthetic_; }
+  const std::shared_ptr<const SyntheticPool>& synthetic() const { return synthetic_; }
   const MixerOptions& options() const { return options_; }
-  // Balanced mode: probability of drawing each target class (sums to 1 over classes present in the cache).
-  const std::vector<double>& target_class_weights() const { return class_weights_; }
+  // Balanced mode: probability of drawing each target class from the first `pool_size` synthetic samples (sums to 1
+  // over the classes present among them).
+  std::vector<double> target_class_weights(int64_t pool_size) const;
 
  private:
+  // Running sums of target_class_weights(pool_size), for drawing; remembered for the last pool size asked.
+  std::shared_ptr<const std::vector<double>> cumulative_weights(int64_t pool_size) const;
+  int64_t draw_balanced(SampleRng& rng, int64_t pool_size) const;
+
   DatasetPtr real_;
-  std::shared_ptr<const SyntheticCache> synthetic_;
+  std::shared_ptr<const SyntheticPool> synthetic_;
   MixerOptions options_;
-  std::vector<double> class_weights_;      // balanced mode
-  std::vector<double> class_cumulative_;   // balanced mode, for drawing
+  std::vector<int64_t> real_counts_;
+  mutable std::mutex weights_mutex_;
+  mutable int64_t weights_pool_size_ = -1;
+  mutable std::shared_ptr<const std::vector<double>> cumulative_;
 };
 
 }  // namespace dmx::data

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "diffmix/data/dataset.hpp"
+#include "diffmix/data/synthetic_pool.hpp"
 
 namespace dmx::data {
 
@@ -47,8 +48,9 @@ struct SyntheticCacheOptions {
   std::string manifest = kManifestFileName;  // which manifest of the folder open() reads (a file name, no '/')
 };
 
-// Read-only view of a cache folder; load_image and soft_label are thread-safe.
-class SyntheticCache {
+// Read-only view of a cache folder; load_image and soft_label are thread-safe. As a SyntheticPool it is fixed: every
+// epoch may draw from all of it.
+class SyntheticCache : public SyntheticPool {
  public:
   // Reads `<folder>/<options.manifest>` (manifest.jsonl by default); a truncated last line (a killed writer) is
   // dropped with a warning, any other malformed line is an error naming the file and line. Classes must lie in
@@ -66,16 +68,22 @@ class SyntheticCache {
                                                   const SyntheticCacheOptions& options = {});
 
   int64_t size() const { return static_cast<int64_t>(records_.size()); }
-  int64_t num_classes() const { return num_classes_; }
-  const std::string& folder() const { return folder_; }
+  int64_t num_classes() const override { return num_classes_; }
+  const std::string& folder() const override { return folder_; }
   const SyntheticRecord& record(int64_t index) const;
   const std::vector<SyntheticRecord>& records() const { return records_; }
   // K floats.
-  at::Tensor soft_label(int64_t index) const;
-  at::Tensor load_image(int64_t index, const ImageRequest& request = {}) const;
+  at::Tensor soft_label(int64_t index) const override;
+  at::Tensor load_image(int64_t index, const ImageRequest& request = {}) const override;
   std::string image_path(int64_t index) const;
   // Sample indices per target class (what SYNAuG balancing draws from).
   const std::vector<std::vector<int64_t>>& indices_by_target() const { return by_target_; }
+
+  // SyntheticPool.
+  int64_t usable_size(uint64_t /*epoch*/) const override { return size(); }
+  int64_t target_class(int64_t index) const override { return record(index).target_class; }
+  int64_t count_with_target(int64_t c, int64_t n) const override;
+  int64_t with_target(int64_t c, int64_t j) const override;
 
   SyntheticCache(std::string folder, int64_t num_classes, std::vector<SyntheticRecord> records, double gamma);
 

@@ -39,7 +39,7 @@ class Transforms {
  public:
   Transforms() = default;
 
-  // The paper's recipes (DESIGN.md §2) at `size` px: train = Resize(size) → RandomCrop(size, padding) → flip →
+  // The paper's recipes (docs/method.md) at `size` px: train = Resize(size) → RandomCrop(size, padding) → flip →
   // ImageNet normalize; test = Resize(size) → CenterCrop(size) → ImageNet normalize. `square` resizes to size×size
   // instead of the short side.
   static Transforms train(int64_t size, int64_t padding = 8, bool square = false);

@@ -6,7 +6,7 @@
 namespace dmx::diffusion {
 namespace {
 
-// DESIGN.md §2's table. Real-Aug's default is Real-Guidance's 0.1; the paper's few-shot sweep over
+// docs/method.md's table. Real-Aug's default is Real-Guidance's 0.1; the paper's few-shot sweep over
 // {0.1, 0.3, …, 1.0} is one run per fixed strength. Real-Mix and Diff-Mix draw classes the same way (the authors'
 // sample_mp.py treats them alike); only the model and the prompts differ.
 std::vector<SynthesisStrategy> make_strategies() {

@@ -6,6 +6,8 @@
 //               workers, skip_bad_entries
 //   [synthetic] cache, probability, mode ("uniform" | "balanced"), gamma, filtered (optional: Diff-Mix samples;
 //               filtered = true reads the CLIP filter's manifest.filtered.jsonl)
+//               source = { augmenter = "diff_mix", ... } streams samples from a sample source while training runs
+//               into `cache` (see docs/streaming.md), with synchronous, queue, count or multiplier, per_epoch
 //   [backbone]  architecture ("small_cnn" | "resnet18" | "resnet50" | "vit_tiny16" | "vit_b16"), weights
 //               (safetensors with torchvision's names for the CNNs, timm's for the ViTs; the head is not loaded)
 //   [train]     epochs, batch_size, lr, momentum, weight_decay, warmup_epochs, final_lr, label_smoothing (the
@@ -13,10 +15,11 @@
 //   [[augment]] augmenter = "cutmix", alpha, prob ...  (batch augmenters, applied in order)
 //   [plugins]   path = [...]
 //
-// Defaults follow DESIGN.md §2 where the paper fixes a value (momentum 0.9, weight decay 5e-5, confidence 0.9).
+// Defaults follow docs/method.md where the paper fixes a value (momentum 0.9, weight decay 5e-5, confidence 0.9).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,12 +40,24 @@ struct DataSettings {
   int workers = 1;
 };
 
+// [synthetic] source = {...}: a sample source that makes samples while training runs (docs/streaming.md).
+struct StreamSettings {
+  config::Table source;      // the plugin's own table, checked against its schema when the source is created
+  std::string augmenter;
+  bool synchronous = false;  // reproducible: epoch e uses exactly the first min(total, e·per_epoch) samples
+  int64_t queue = 16;        // samples made but not yet persisted, at most
+  std::optional<int64_t> count;     // the most samples the stream makes; else multiplier × |train|
+  double multiplier = 5.0;
+  int64_t per_epoch = 0;     // synchronous; 0: ceil(total / (epochs − 1)), so the last epoch sees them all
+};
+
 struct SyntheticSettings {
   std::string cache;              // empty: real data only
   double probability = -1;        // < 0: the paper's value for the shot count
   data::MixMode mode = data::MixMode::Uniform;
   double gamma = 0.5;
   bool filtered = false;  // read the CLIP filter's manifest.filtered.jsonl instead of manifest.jsonl
+  std::optional<StreamSettings> stream;  // set: `cache` is where the streamed samples persist
 };
 
 struct OptimSettings {

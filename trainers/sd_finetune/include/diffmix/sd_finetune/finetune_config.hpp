@@ -13,13 +13,14 @@
 // state and the loss stay float32, and fp16 adds dynamic loss scaling. LibTorch 1.13's CPU autocast has no float16,
 // so "fp16" with a CPU device is a config error.
 //
-// Defaults are the paper's (DESIGN.md §2): TI+DB, rank 10, AdamW 5e-5, batch 8, 512 px, 35 000 steps.
+// Defaults are the paper's (docs/method.md): TI+DB, rank 10, AdamW 5e-5, batch 8, 512 px, 35 000 steps.
 #pragma once
 
 #include "diffmix/config.hpp"
 #include "diffmix/data/datasets.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace dmx::finetune {
@@ -83,6 +84,12 @@ struct FinetuneConfig {
   std::string device = "cpu";
   FinetuneSettings train;
 };
+
+// Reads the [finetune] keys above from `table` into `settings` (class_sampling defaults to "balanced" when
+// `long_tail`). With `fixed_strategy` the strategy is the caller's and a `strategy` key is left unread, so the
+// caller's finish() reports it as unknown.
+void read_finetune_settings(const config::Table& table, FinetuneSettings& settings, bool long_tail,
+                            std::optional<Strategy> fixed_strategy = std::nullopt);
 
 // Reads the keys above from the root table; the caller calls root.finish() afterwards. class_sampling defaults to
 // "balanced" when [data] asks for a long-tail subset (imbalance > 1), else "uniform".

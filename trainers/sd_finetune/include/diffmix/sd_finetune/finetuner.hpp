@@ -1,4 +1,4 @@
-// Fine-tunes Stable Diffusion on a labelled image set (DESIGN.md §2, "Fine-tuning"): textual inversion, LoRA or both,
+// Fine-tunes Stable Diffusion on a labelled image set (docs/method.md, "Fine-tuning"): textual inversion, LoRA or both,
 // with the ε-prediction MSE loss under DDPM noise.
 //
 //   auto config = read_finetune_config(document.root());

@@ -1,4 +1,4 @@
-// The seven ways Diff-Mix's paper synthesizes training images (DESIGN.md §2, "Synthesis strategies"), as data:
+// The seven ways Diff-Mix's paper synthesizes training images (docs/method.md, "Synthesis strategies"), as data:
 //
 //   | strategy  | model   | reference image              | prompt class                 | default strengths      |
 //   |-----------|---------|------------------------------|------------------------------|------------------------|

@@ -1,0 +1,170 @@
+// `diffmix synthesize` with the diffusion plugin on the tiny Stable Diffusion fixture: Diff-Mix end to end (fine-tuned
+// in prepare), Real-Filtering (real_gen + the CLIP filter), and a run killed with SIGKILL at random moments that
+// resumes to exactly the cache an uninterrupted run writes.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "../common/test_env.hpp"
+#include "diffmix/data/synthetic_cache.hpp"
+#include "diffmix/io/image.hpp"
+#include "diffusion_plugin_fixtures.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string fresh_dir(const std::string& name) { return dmx::test::fresh_plugin_test_dir("cli", name); }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// <root>/train/<class>/<i>.png: two random RGB images per class, of several sizes.
+void write_image_folder(const std::string& root) {
+  auto generator = at::detail::createCPUGenerator(9);
+  int64_t size = 10;
+  for (const char* name : {"heron", "kestrel", "wren"}) {
+    fs::create_directories(root + "/train/" + name);
+    for (int i = 0; i < 2; ++i, size += 3)
+      dmx::io::write_image(root + "/train/" + name + "/" + std::to_string(i) + ".png",
+                           at::randint(0, 256, {size, 24 - size / 2, 3}, generator, at::kByte));
+  }
+}
+
+// A synthesize config over <dir>/birds with the tiny model; `source` and `rest` are appended to [synthesis.source]
+// and after it.
+std::string write_config(const std::string& dir, const std::string& name, const std::string& output, int64_t count,
+                         const std::string& augmenter, const std::string& source = "", const std::string& rest = "") {
+  const auto path = dir + "/" + name + ".toml";
+  std::ofstream(path) << "[data]\nkind = \"image-folder\"\nroot = \"" << dir << "/birds\"\nmetaclass = \"photo\"\n"
+                      << "[synthesis]\noutput = \"" << output << "\"\ncount = " << count << "\nseed = 5\n"
+                      << "[synthesis.source]\naugmenter = \"" << augmenter << "\"\nmodel = \""
+                      << dmx::test::tiny_model_dir() << "\"\nresolution = 32\nsteps = 10\nbatch_size = 2\n"
+                      << source << rest;
+  return path;
+}
+
+int run_cli(const std::string& arguments, const std::string& log) {
+  const auto command = dmx::test::cli_path() + " " + arguments + " > " + log + " 2>&1";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Starts `diffmix synthesize config` as a child process with its output in `log`.
+pid_t spawn_synthesize(const std::string& config, const std::string& log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  const std::string cli = dmx::test::cli_path();
+  std::vector<char*> argv = {const_cast<char*>(cli.c_str()), const_cast<char*>("synthesize"),
+                             const_cast<char*>(config.c_str()), nullptr};
+  pid_t pid = -1;
+  const int error = posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return error == 0 ? pid : -1;
+}
+
+TEST(DiffusionSynthesize, DiffMixFineTunesThenFillsTheCache) {
+  const auto dir = fresh_dir("diffmix");
+  write_image_folder(dir + "/birds");
+  const auto config = write_config(dir, "diffmix", dir + "/cache", 8, "diff_mix",
+                                   "finetuned = \"" + dir + "/ft\"\ngamma = 0.5\n",
+                                   "[synthesis.source.finetune]\nsteps = 2\nbatch_size = 2\nresolution = 32\n");
+  ASSERT_EQ(run_cli("synthesize " + config, dir + "/log.txt"), 0) << read_file(dir + "/log.txt");
+  EXPECT_TRUE(fs::exists(dir + "/ft/finetune_manifest.json"));
+  const auto cache = dmx::data::SyntheticCache::open(dir + "/cache", 3);
+  ASSERT_EQ(cache->size(), 8);
+  for (int64_t k = 0; k < cache->size(); ++k) {
+    const auto& record = cache->record(k);
+    EXPECT_TRUE(record.strength == 0.5 || record.strength == 0.7 || record.strength == 0.9) << record.strength;
+    const auto expected = dmx::data::diffmix_soft_label(record.source_class, record.target_class, record.strength, 3);
+    EXPECT_TRUE(at::allclose(cache->soft_label(k), expected)) << "sample " << k;
+    EXPECT_EQ(cache->load_image(k, {0, 0}).size(2), 3);
+  }
+}
+
+TEST(DiffusionSynthesize, RealFilteringIsRealGenWithTheClipFilter) {
+  const auto dir = fresh_dir("real-filtering");
+  write_image_folder(dir + "/birds");
+  const auto config = write_config(dir, "filter", dir + "/cache", 10, "real_gen", "",
+                                   "[synthesis.filter]\nclip = \"" + dmx::test::sd_fixture_dir() + "/clip\"\n");
+  ASSERT_EQ(run_cli("synthesize " + config, dir + "/log.txt"), 0) << read_file(dir + "/log.txt");
+  const auto log = read_file(dir + "/log.txt");
+  EXPECT_NE(log.find("kept 9 of 10 samples"), std::string::npos) << log;
+  dmx::data::SyntheticCacheOptions options;
+  options.manifest = dmx::data::kFilteredManifestFileName;
+  EXPECT_EQ(dmx::data::SyntheticCache::open(dir + "/cache", 3, options)->size(), 9);
+}
+
+// The cache is the whole state of a synthesis: a SIGKILL at any moment loses at most the sample being written, and
+// the rerun writes exactly the files an uninterrupted run writes, byte for byte, with none twice.
+TEST(DiffusionSynthesize, SigkillAtRandomMomentsThenResumeEndsByteIdentical) {
+  const auto dir = fresh_dir("sigkill");
+  write_image_folder(dir + "/birds");
+  constexpr int64_t kCount = 16;
+  const auto straight_config = write_config(dir, "straight", dir + "/straight", kCount, "real_mix");
+  const auto start = Clock::now();
+  ASSERT_EQ(run_cli("synthesize " + straight_config, dir + "/straight.txt"), 0) << read_file(dir + "/straight.txt");
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  const auto killed_config = write_config(dir, "killed", dir + "/killed", kCount, "real_mix");
+  const unsigned seed = static_cast<unsigned>(std::random_device{}());
+  std::mt19937 random(seed);
+  std::uniform_real_distribution<double> moment(0.05 * seconds, 0.95 * seconds);
+  std::string kills = "random seed " + std::to_string(seed) + ", killed after";
+  for (int round = 0; round < 3; ++round) {
+    const double delay = moment(random);
+    kills += " " + std::to_string(delay) + " s";
+    const pid_t child = spawn_synthesize(killed_config, dir + "/killed.txt");
+    ASSERT_GT(child, 0);
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    kill(child, SIGKILL);
+    int status = 0;
+    waitpid(child, &status, 0);
+  }
+  ASSERT_EQ(run_cli("synthesize " + killed_config, dir + "/resumed.txt"), 0) << read_file(dir + "/resumed.txt");
+
+  SCOPED_TRACE(kills);
+  EXPECT_EQ(read_file(dir + "/killed/manifest.jsonl"), read_file(dir + "/straight/manifest.jsonl"));
+  std::vector<std::string> straight_files, killed_files;
+  for (const auto& entry : fs::directory_iterator(dir + "/straight/images"))
+    straight_files.push_back(entry.path().filename());
+  for (const auto& entry : fs::directory_iterator(dir + "/killed/images"))
+    killed_files.push_back(entry.path().filename());
+  std::sort(straight_files.begin(), straight_files.end());
+  std::sort(killed_files.begin(), killed_files.end());
+  ASSERT_EQ(straight_files.size(), static_cast<size_t>(kCount));
+  EXPECT_EQ(killed_files, straight_files);
+  for (const auto& name : straight_files)
+    EXPECT_EQ(read_file(dir + "/killed/images/" + name), read_file(dir + "/straight/images/" + name)) << name;
+}
+
+TEST(DiffusionSynthesize, PluginsListsTheDiffusionAugmenters) {
+  const auto dir = fresh_dir("list");
+  ASSERT_EQ(run_cli("plugins", dir + "/log.txt"), 0) << read_file(dir + "/log.txt");
+  const auto log = read_file(dir + "/log.txt");
+  for (const char* name : {"real_gen", "real_aug", "real_mix", "da_fusion", "diff_gen", "diff_aug", "diff_mix"})
+    EXPECT_NE(log.find(name), std::string::npos) << name << "\n" << log;
+}
+
+}  // namespace
