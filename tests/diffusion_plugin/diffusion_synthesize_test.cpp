@@ -159,6 +159,61 @@ TEST(DiffusionSynthesize, SigkillAtRandomMomentsThenResumeEndsByteIdentical) {
     EXPECT_EQ(read_file(dir + "/killed/images/" + name), read_file(dir + "/straight/images/" + name)) << name;
 }
 
+// <root>/test/<class>/<i>.png: one random image per class, for the training runs' evaluation.
+void write_test_split(const std::string& root) {
+  auto generator = at::detail::createCPUGenerator(10);
+  for (const char* name : {"heron", "kestrel", "wren"}) {
+    fs::create_directories(root + "/test/" + name);
+    dmx::io::write_image(root + "/test/" + name + "/0.png", at::randint(0, 256, {14, 14, 3}, generator, at::kByte));
+  }
+}
+
+// The weights file of a run, or the metrics without their timing fields: what must repeat bit for bit.
+std::string metrics_without_timing(const std::string& run) {
+  std::ifstream in(run + "/metrics.jsonl");
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    for (const char* key : {"\"seconds\":", "\"images_per_s\":"}) {
+      const size_t at = line.find(key);
+      if (at == std::string::npos) continue;
+      const size_t end = line.find_first_of(",}", at);
+      line.erase(at, end - at + (line[end] == ',' ? 1 : 0));
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+// `diffmix train` streaming real_mix samples from the tiny model while it trains: with synchronous = true two runs
+// see the same samples at the same steps and end with the same weights.
+TEST(DiffusionSynthesize, SynchronousStreamedTrainingIsReproducible) {
+  const auto dir = fresh_dir("stream-train");
+  write_image_folder(dir + "/birds");
+  write_test_split(dir + "/birds");
+  for (const char* run : {"a", "b"}) {
+    const auto config = dir + "/" + run + ".toml";
+    std::ofstream(config) << "seed = 2\noutput = \"" << dir << "/run-" << run << "\"\n"
+                          << "[data]\nkind = \"image-folder\"\nroot = \"" << dir << "/birds\"\n"
+                          << "metaclass = \"photo\"\nimage_size = 16\ncrop_padding = 2\nworkers = 1\n"
+                          << "[train]\nepochs = 3\nbatch_size = 3\nlr = 0.05\nthreads = 1\n"
+                          << "[synthetic]\ncache = \"" << dir << "/cache-" << run << "\"\nprobability = 0.5\n"
+                          << "synchronous = true\ncount = 6\n"
+                          << "source = { augmenter = \"real_mix\", model = \"" << dmx::test::tiny_model_dir()
+                          << "\", resolution = 32, steps = 10, batch_size = 2 }\n";
+    ASSERT_EQ(run_cli("train " + config, dir + "/log.txt"), 0) << read_file(dir + "/log.txt");
+  }
+  EXPECT_EQ(metrics_without_timing(dir + "/run-a"), metrics_without_timing(dir + "/run-b"));
+  EXPECT_EQ(read_file(dir + "/run-a/model.safetensors"), read_file(dir + "/run-b/model.safetensors"));
+  EXPECT_EQ(read_file(dir + "/cache-a/manifest.jsonl"), read_file(dir + "/cache-b/manifest.jsonl"));
+  const auto cache = dmx::data::SyntheticCache::open(dir + "/cache-a", 3);
+  ASSERT_GE(cache->size(), 3);
+  for (int64_t k = 0; k < cache->size(); ++k) {
+    const auto& record = cache->record(k);
+    const auto expected = dmx::data::diffmix_soft_label(record.source_class, record.target_class, record.strength, 3);
+    EXPECT_TRUE(at::allclose(cache->soft_label(k), expected, 1e-5, 1e-6)) << "sample " << k;
+  }
+}
+
 TEST(DiffusionSynthesize, PluginsListsTheDiffusionAugmenters) {
   const auto dir = fresh_dir("list");
   ASSERT_EQ(run_cli("plugins", dir + "/log.txt"), 0) << read_file(dir + "/log.txt");

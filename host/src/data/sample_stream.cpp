@@ -1,9 +1,11 @@
 #include "diffmix/data/sample_stream.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 
 #include "diffmix/cancellation.hpp"
 #include "diffmix/io/image.hpp"
@@ -27,6 +29,10 @@ void check_options(const SampleStreamOptions& options, const std::string& source
 
 // The manifest record of a streamed sample. A sample without a reference image (txt2img, source_class −1) is
 // labelled with its target class alone.
+// The strength crosses the ABI as a float (0.7f is 0.699999988...); the shortest decimal that reads back as the
+// same float is what the source meant, and what the manifest records, as paper mode does.
+double as_decimal(float value) { return std::stod(fmt::format("{}", value)); }
+
 SyntheticRecord record_of(const Sample& sample, int64_t index, int64_t num_classes, const std::string& source) {
   const std::string where = "sample source '" + source + "': streamed sample " + std::to_string(index);
   const std::string range = " outside [0, " + std::to_string(num_classes) + ")";
@@ -39,7 +45,7 @@ SyntheticRecord record_of(const Sample& sample, int64_t index, int64_t num_class
   SyntheticRecord record;
   record.target_class = sample.target_class;
   record.source_class = sample.source_class < 0 ? sample.target_class : sample.source_class;
-  record.strength = sample.source_class < 0 ? 1.0 : sample.strength;
+  record.strength = sample.source_class < 0 ? 1.0 : as_decimal(sample.strength);
   record.seed = sample.seed;
   return record;
 }
