@@ -184,4 +184,21 @@ TEST_F(StreamingTrainTest, StreamKeysWithoutASourceAndTyposInTheSourceAreConfigE
       << read_text(dir_ + "/log.txt");
 }
 
+// One comparison sets a streamed source against real data alone: the set-up's `synthetic` table streams into its own
+// cache per seed; the other set-up has no synthetic data at all.
+TEST_F(StreamingTrainTest, ACompareSetUpStreamsFromItsOwnSyntheticTable) {
+  std::string text = config_text(dir_, dir_ + "/out", "");
+  text = text.substr(0, text.rfind("[synthetic]"));
+  text += "[compare]\nseeds = [0]\n[[compare.setup]]\nname = \"none\"\n[[compare.setup]]\nname = \"blend\"\n"
+          "synthetic = { source = { augmenter = \"blend_source\" }, cache = \"" + dir_ + "/cache\", "
+          "probability = 0.5, synchronous = true, count = 6 }\n";
+  const auto config = write_config(dir_, "compare.toml", text);
+  ASSERT_EQ(run_cli("compare " + config, dir_ + "/log.txt"), 0) << read_text(dir_ + "/log.txt");
+  EXPECT_EQ(dmx::data::SyntheticCache::open(dir_ + "/cache/seed-0", 2)->size(), 6);
+  const auto log = read_text(dir_ + "/log.txt");
+  EXPECT_NE(log.find("blend"), std::string::npos) << log;
+  EXPECT_EQ(metrics_of(dir_ + "/out/none/seed-0").size(), 3u);
+  EXPECT_EQ(metrics_of(dir_ + "/out/blend/seed-0").size(), 3u);
+}
+
 }  // namespace

@@ -58,6 +58,10 @@ CompareConfig read_compare_config(const config::Table& root) {
     if (!names.insert(setup.name).second)
       throw config_error(setup_table.where("name") + ": set-up name '" + setup.name + "' is used twice");
     setup.augment = augmenter_tables(setup_table, "augment");
+    if (const auto synthetic = setup_table.table("synthetic")) {
+      setup.synthetic.emplace();
+      read_synthetic_settings(*synthetic, *setup.synthetic);
+    }
     compare.setups.push_back(std::move(setup));
   }
   if (compare.setups.empty())
@@ -69,6 +73,7 @@ TrainConfig setup_run_config(const CompareConfig& compare, const CompareSetup& s
   TrainConfig config = compare.base;
   config.seed = seed;
   config.augment = setup.augment;
+  if (setup.synthetic) config.synthetic = *setup.synthetic;
   config.output_dir = compare.base.output_dir + "/" + setup.name + "/seed-" + std::to_string(seed);
   // Streamed sample k is a function of (seed, k): each seed streams into a cache of its own, which the set-ups of
   // that seed share.

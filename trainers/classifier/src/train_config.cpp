@@ -62,7 +62,9 @@ StreamSettings read_stream(const config::Table& table) {
   return stream;
 }
 
-void read_synthetic(const config::Table& table, SyntheticSettings& synthetic) {
+}  // namespace
+
+void read_synthetic_settings(const config::Table& table, SyntheticSettings& synthetic) {
   if (table.has("source")) {
     synthetic.stream = read_stream(table);
     if (!table.has("cache"))
@@ -84,6 +86,8 @@ void read_synthetic(const config::Table& table, SyntheticSettings& synthetic) {
     throw config_error(table.where("filtered") + ": `filtered` reads the CLIP filter's manifest of a finished " +
                        "cache; a streamed source has none");
 }
+
+namespace {
 
 void read_optim(const config::Table& table, TrainConfig& config) {
   auto& optim = config.optim;
@@ -126,7 +130,7 @@ TrainConfig read_train_config(const config::Table& root) {
   config.output_dir = root.string("output", config.output_dir);
   log::apply_config_level(root.string("log_level", "", log::level_names()));
   if (auto data = root.table("data")) read_data(*data, config.data);
-  if (auto synthetic = root.table("synthetic")) read_synthetic(*synthetic, config.synthetic);
+  if (auto synthetic = root.table("synthetic")) read_synthetic_settings(*synthetic, config.synthetic);
   if (auto backbone = root.table("backbone")) {
     config.architecture = backbone->string("architecture", config.architecture, classifier_architectures());
     config.weights = backbone->string("weights", "");

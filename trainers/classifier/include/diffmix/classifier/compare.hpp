@@ -8,13 +8,17 @@
 //   [[compare.setup]]
 //   name = "cutmix"
 //   augment = [{ augmenter = "cutmix", alpha = 1.0, prob = 0.5 }]
+//   [[compare.setup]]
+//   name = "diff_mix"
+//   synthetic = { cache = "cache/diff_mix", source = { augmenter = "diff_mix", ... }, synchronous = true }
 //
 // Every other section is the one-run config (train_config.hpp); a set-up's `augment` replaces the top-level
-// [[augment]]. Run r of set-up s writes into <output>/<s>/seed-<r>/ and resumes or is skipped like a single run, so an
+// [[augment]] and its `synthetic` the top-level [synthetic]. Run r of set-up s writes into <output>/<s>/seed-<r>/ and resumes or is skipped like a single run, so an
 // interrupted comparison continues where it stopped.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +30,9 @@ namespace dmx::classifier {
 struct CompareSetup {
   std::string name;
   std::vector<config::Table> augment;
+  // The set-up's own `synthetic = { ... }` (the keys of [synthetic]), in place of the config's [synthetic]: how one
+  // comparison sets a diffusion augmenter against the batch augmenters and real data alone.
+  std::optional<SyntheticSettings> synthetic;
 };
 
 struct CompareConfig {

@@ -93,6 +93,9 @@ struct TrainConfig {
 // them.
 std::vector<config::Table> augmenter_tables(const config::Table& parent, const std::string& key);
 
+// Reads a [synthetic] table (a cache, or a streamed source and the cache it persists into) into `synthetic`.
+void read_synthetic_settings(const config::Table& table, SyntheticSettings& synthetic);
+
 // Reads every section above from `root`. Does not call finish(): a caller that reads more sections (compare) does
 // that once at the end. Errors carry file:line:column.
 TrainConfig read_train_config(const config::Table& root);
