@@ -3,11 +3,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include "data_test_files.hpp"
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/io/image.hpp"
 
 namespace {
 
@@ -76,8 +78,10 @@ TEST(SyntheticCacheWriter, AKilledRunResumesWithoutLossOrDuplicates) {
     SyntheticCacheWriter writer(folder);
     for (int i = 0; i < 3; ++i) writer.add(dmx::test::test_picture(6, 6, i), record(0, 1, 0.5, i));
   }
-  // What a kill leaves: an image whose line was never written, and half of the next line.
+  // What a kill leaves: an image whose line was never written, half of the next line, and the temporary file of an
+  // image write that never reached its rename.
   dmx::io::write_image(folder + "/images/000003.png", dmx::test::test_picture(6, 6, 99));
+  std::ofstream(folder + "/images/000004.png.tmp-4242-17") << "half a png";
   std::ofstream(folder + "/manifest.jsonl", std::ios::app) << R"({"path":"images/000003.png","source_cl)";
 
   // A reader meanwhile sees the three complete samples.
@@ -96,6 +100,10 @@ TEST(SyntheticCacheWriter, AKilledRunResumesWithoutLossOrDuplicates) {
     // The orphan image was overwritten by the resumed sample 3.
     EXPECT_TRUE(cache->load_image(i).equal(dmx::test::test_picture(6, 6, static_cast<int>(i))));
   }
+  // Nothing but the five images is left in the folder.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(folder + "/images"),
+                          std::filesystem::directory_iterator()),
+            5);
 }
 
 TEST(SyntheticCache, MalformedManifestLinesNameFileAndLine) {

@@ -44,6 +44,9 @@ SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std:
     records_.push_back(parse_manifest_line(lines[n], manifest_->path() + ":" + std::to_string(n + 1)));
   }
   if (!records_.empty()) spdlog::info("{}: resuming after {} samples", folder_, records_.size());
+  // A run killed while it wrote an image leaves that image's temporary file behind; it is never listed, so it goes.
+  if (const int64_t removed = io::remove_abandoned_temporaries(folder_ + "/images"))
+    spdlog::info("{}: removed {} unfinished image files of an interrupted run", folder_, removed);
 }
 
 SyntheticCacheWriter::~SyntheticCacheWriter() = default;

@@ -40,10 +40,12 @@ std::string read_text_if_exists(const std::string& path) {
 
 namespace {
 
+constexpr const char* kTemporaryMark = ".tmp-";
+
 std::string temporary_name_for(const std::string& path) {
   // Unique per process and call, so concurrent writers of different files in one folder never collide.
   static thread_local std::mt19937_64 engine(std::random_device{}());
-  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(engine() % 1000000000ULL);
+  return path + kTemporaryMark + std::to_string(::getpid()) + "-" + std::to_string(engine() % 1000000000ULL);
 }
 
 void write_all(int fd, const uint8_t* data, size_t size, const std::string& path, const std::string& temporary) {
@@ -151,6 +153,17 @@ void check_image_tensor(const at::Tensor& image, const std::string& name, const 
     for (size_t i = 0; i < channels.size(); ++i) allowed += (i ? "/" : "") + std::to_string(channels[i]);
     throw shape_error(name + ": expected a uint8 H×W×C image with C in " + allowed + ", got " + shape);
   }
+}
+
+int64_t remove_abandoned_temporaries(const std::string& folder) {
+  std::error_code error;
+  int64_t removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find(kTemporaryMark) == std::string::npos || !entry.is_regular_file(error)) continue;
+    if (std::filesystem::remove(entry.path(), error)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace dmx::io

@@ -52,6 +52,9 @@ std::vector<uint8_t> read_file(const std::string& path);
 std::string read_text_if_exists(const std::string& path);
 // Atomic write (temp + fsync + rename). A full disk or a missing folder is an I/O error naming `path`.
 void write_file_atomic(const std::string& path, const void* data, size_t size);
+// Removes the temporary files that atomic writes of a killed process left in `folder` (not its subfolders), and
+// returns how many. Only for a folder no other process writes to at the same time.
+int64_t remove_abandoned_temporaries(const std::string& folder);
 
 // Converts between channel counts of a uint8 H×W×C image: 1 → 3 repeats gray, 3/4 → 1 uses ITU-R 601 weights,
 // 4 → 3 drops alpha. Returns the input when it already has `channels`.
