@@ -14,5 +14,6 @@ void add_compare_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);
 void add_synthesize_command(CLI::App& app);
 void add_grid_command(CLI::App& app);
+void add_oracle_command(CLI::App& app);
 
 }  // namespace dmx::cli

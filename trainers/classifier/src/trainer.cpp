@@ -35,20 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kEvalBatchSize = 256;
 
-at::Device parse_device(const TrainConfig& config) {
-  const bool wants_cuda = config.device.rfind("cuda", 0) == 0;
-  if (config.device != "cpu" && !wants_cuda)
-    throw config_error(config.source + ": [train] device must be \"cpu\" or \"cuda[:N]\", got \"" + config.device + "\"");
-  if (wants_cuda && !compat::cuda_available())
-    throw unsupported(config.source + ": [train] device = \"" + config.device +
-                      "\" but this build of LibTorch has no CUDA device; use device = \"cpu\"");
-  try {
-    return at::Device(config.device);
-  } catch (const c10::Error&) {
-    throw config_error(config.source + ": [train] device \"" + config.device + "\" is not a valid device name");
-  }
-}
-
 // Settings that must match for a checkpoint to be continued.
 std::string fingerprint(const TrainConfig& c) {
   const auto& d = c.data;
@@ -64,11 +50,6 @@ std::string fingerprint(const TrainConfig& c) {
   return text;
 }
 
-int64_t stored_image_size(const data::Dataset& dataset) {
-  const at::Tensor image = dataset.load_image(0);
-  return std::min(image.size(0), image.size(1));
-}
-
 // The paper's recipe (docs/method.md): Resize (short side) → RandomCrop(padding) → flip → normalize; the test side
 // replaces the random crop and flip by a centre crop.
 data::Transforms train_transforms(const DataSettings& d, int64_t size) {
@@ -76,14 +57,6 @@ data::Transforms train_transforms(const DataSettings& d, int64_t size) {
   if (d.image_size > 0) t.resize(size);
   t.random_crop(size, size, d.crop_padding);
   if (d.flip > 0) t.horizontal_flip(d.flip);
-  t.normalize(d.mean, d.stddev);
-  return t;
-}
-
-data::Transforms test_transforms(const DataSettings& d, int64_t size) {
-  data::Transforms t;
-  if (d.image_size > 0) t.resize(size);
-  t.center_crop(size, size);
   t.normalize(d.mean, d.stddev);
   return t;
 }
@@ -211,9 +184,37 @@ std::vector<std::pair<std::string, at::Tensor>> named_parameters(Classifier& mod
 
 }  // namespace
 
+at::Device run_device(const TrainConfig& config) {
+  const bool wants_cuda = config.device.rfind("cuda", 0) == 0;
+  if (config.device != "cpu" && !wants_cuda)
+    throw config_error(config.source + ": [train] device must be \"cpu\" or \"cuda[:N]\", got \"" + config.device + "\"");
+  if (wants_cuda && !compat::cuda_available())
+    throw unsupported(config.source + ": [train] device = \"" + config.device +
+                      "\" but this build of LibTorch has no CUDA device; use device = \"cpu\"");
+  try {
+    return at::Device(config.device);
+  } catch (const c10::Error&) {
+    throw config_error(config.source + ": [train] device \"" + config.device + "\" is not a valid device name");
+  }
+}
+
+int64_t input_image_size(const TrainConfig& config, const data::Dataset& train_set) {
+  if (config.data.image_size > 0) return config.data.image_size;
+  const at::Tensor image = train_set.load_image(0);
+  return std::min(image.size(0), image.size(1));
+}
+
+data::Transforms test_transforms(const DataSettings& d, int64_t size) {
+  data::Transforms t;
+  if (d.image_size > 0) t.resize(size);
+  t.center_crop(size, size);
+  t.normalize(d.mean, d.stddev);
+  return t;
+}
+
 TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry, const RunOptions& options) {
   if (config.threads > 0) at::set_num_threads(config.threads);
-  const at::Device device = parse_device(config);
+  const at::Device device = run_device(config);
   fs::create_directories(config.output_dir);
   const std::string checkpoint_path = config.output_dir + "/checkpoint.safetensors";
   const std::string metrics_path = config.output_dir + "/metrics.jsonl";
@@ -225,7 +226,7 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     throw invalid_argument(train_set->name() + " has " + std::to_string(train_set->num_classes()) + " classes but " +
                            test_set->name() + " has " + std::to_string(test_set->num_classes()));
   const int64_t num_classes = train_set->num_classes();
-  const int64_t image_size = config.data.image_size > 0 ? config.data.image_size : stored_image_size(*train_set);
+  const int64_t image_size = input_image_size(config, *train_set);
   const Synthetic synthetic = open_synthetic(config, train_set, registry);
   auto mixer = std::make_shared<data::Mixer>(train_set, synthetic.pool, mixer_options(config));
 

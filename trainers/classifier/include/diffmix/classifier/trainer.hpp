@@ -23,12 +23,23 @@
 #include <vector>
 
 #include "diffmix/classifier/train_config.hpp"
+#include "diffmix/data/dataset.hpp"
+#include "diffmix/data/transforms.hpp"
+
+#include <c10/core/Device.h>
 
 namespace dmx {
 class PluginRegistry;
 }
 
 namespace dmx::classifier {
+
+// The device a run trains on ([train] device), checked: a Config error for a bad name, Unsupported without CUDA.
+at::Device run_device(const TrainConfig& config);
+// The side of the images the network sees: [data] image_size, or the stored size of the training set's first image.
+int64_t input_image_size(const TrainConfig& config, const data::Dataset& train_set);
+// The evaluation transforms: Resize(size) when [data] image_size is set → CenterCrop(size) → normalize.
+data::Transforms test_transforms(const DataSettings& data, int64_t size);
 
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based

@@ -1,0 +1,130 @@
+#include "diffmix/classifier/oracle.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <ATen/ATen.h>
+#include <torch/types.h>
+
+#include <filesystem>
+#include <map>
+
+#include "diffmix/classifier/classifier.hpp"
+#include "diffmix/classifier/trainer.hpp"
+#include "diffmix/classifier/weights.hpp"
+#include "diffmix/data/datasets.hpp"
+#include "diffmix/data/sample_rng.hpp"
+#include "diffmix/data/synthetic_cache.hpp"
+#include "diffmix/error.hpp"
+#include "diffmix/io/image.hpp"
+#include "diffmix/progress.hpp"
+
+namespace dmx::classifier {
+namespace {
+
+constexpr int64_t kBatch = 256;
+
+// The trained oracle, in evaluation mode on its device.
+std::shared_ptr<Classifier> load_oracle(const TrainConfig& config, int64_t num_classes, int64_t image_size,
+                                        const at::Device& device) {
+  const std::string path = config.output_dir + "/model.safetensors";
+  if (!std::filesystem::exists(path))
+    throw not_found(path + " does not exist: train the oracle first with `diffmix train " + config.source + "`");
+  auto model = make_classifier({config.architecture, num_classes, 3, image_size});
+  load_weights(*model, path);
+  model->to(device);
+  model->eval();
+  return model;
+}
+
+// Running sums of one strength.
+struct Tally {
+  int64_t samples = 0;
+  double target_probability = 0, source_probability = 0;
+  int64_t target_top1 = 0;
+};
+
+void add_batch(const at::Tensor& probabilities, const std::vector<int64_t>& indices, const data::SyntheticCache& cache,
+               std::map<double, Tally>& tallies) {
+  const at::Tensor top = probabilities.argmax(1);
+  for (size_t i = 0; i < indices.size(); ++i) {
+    const auto& record = cache.record(indices[i]);
+    Tally& tally = tallies[record.strength];
+    const auto row = static_cast<int64_t>(i);
+    tally.samples += 1;
+    tally.target_probability += probabilities[row][record.target_class].item<double>();
+    tally.source_probability += probabilities[row][record.source_class].item<double>();
+    tally.target_top1 += top[row].item<int64_t>() == record.target_class ? 1 : 0;
+  }
+}
+
+OracleReport summarise(const std::string& folder, const std::map<double, Tally>& tallies) {
+  OracleReport report;
+  report.cache = folder;
+  int64_t top1 = 0;
+  double probability = 0;
+  for (const auto& [strength, tally] : tallies) {
+    const auto n = static_cast<double>(tally.samples);
+    report.by_strength.push_back({strength, tally.samples, tally.target_probability / n, tally.source_probability / n,
+                                  static_cast<double>(tally.target_top1) / n});
+    report.samples += tally.samples;
+    top1 += tally.target_top1;
+    probability += tally.target_probability;
+  }
+  if (report.samples > 0) {
+    report.target_top1 = static_cast<double>(top1) / static_cast<double>(report.samples);
+    report.target_probability = probability / static_cast<double>(report.samples);
+  }
+  return report;
+}
+
+}  // namespace
+
+OracleReport judge_synthetic_cache(const TrainConfig& config, const std::string& cache_folder) {
+  const data::DatasetPtr train_set = data::open_dataset(config.data.train);
+  const auto cache = data::SyntheticCache::open_any(cache_folder, train_set->class_names());
+  if (cache->size() == 0) throw invalid_argument(cache_folder + ": the synthetic cache holds no samples");
+  const int64_t image_size = input_image_size(config, *train_set);
+  const at::Device device = run_device(config);
+  const auto model = load_oracle(config, train_set->num_classes(), image_size, device);
+  const data::Transforms transforms = test_transforms(config.data, image_size);
+
+  std::map<double, Tally> tallies;
+  Progress progress("oracle " + cache_folder, static_cast<uint64_t>(cache->size()), "sample");
+  at::NoGradGuard no_grad;
+  for (int64_t begin = 0; begin < cache->size(); begin += kBatch) {
+    std::vector<at::Tensor> images;
+    std::vector<int64_t> indices;
+    for (int64_t k = begin; k < std::min(begin + kBatch, cache->size()); ++k) {
+      data::SampleRng rng(0, data::RandomStream::Transform, 0, static_cast<uint64_t>(k));  // no random step is used
+      images.push_back(transforms.apply(cache->load_image(k), rng));
+      indices.push_back(k);
+    }
+    const at::Tensor logits = model->forward(at::stack(images).to(device));
+    add_batch(logits.softmax(1).to(at::kCPU, at::kDouble), indices, *cache, tallies);
+    progress.advance(indices.size());
+  }
+  progress.finish();
+  return summarise(cache_folder, tallies);
+}
+
+void write_oracle_report(const std::string& path, const std::vector<OracleReport>& reports) {
+  nlohmann::json json = nlohmann::json::array();
+  for (const auto& report : reports) {
+    nlohmann::json strengths = nlohmann::json::array();
+    for (const auto& row : report.by_strength)
+      strengths.push_back({{"strength", row.strength},
+                           {"samples", row.samples},
+                           {"target_probability", row.target_probability},
+                           {"source_probability", row.source_probability},
+                           {"target_top1", row.target_top1}});
+    json.push_back({{"cache", report.cache},
+                    {"samples", report.samples},
+                    {"target_top1", report.target_top1},
+                    {"target_probability", report.target_probability},
+                    {"by_strength", strengths}});
+  }
+  const std::string text = json.dump(2) + "\n";
+  io::write_file_atomic(path, text.data(), text.size());
+}
+
+}  // namespace dmx::classifier
