@@ -283,8 +283,8 @@ TEST(OpenDataset, AppliesMetaclassShotsAndImbalance) {
   spec.imbalance = 6.0;
   const auto dataset = dmx::data::open_dataset(spec);
   EXPECT_EQ(dataset->metaclass(), "songbird");
-  // 6 per class, then eq. 4 with n̄ = 6, ρ = 6: 6, floor(6/√6) = 2, 1.
-  EXPECT_EQ(dataset->class_counts(), (std::vector<int64_t>{6, 2, 1}));
+  // 6 per class, then eq. 4 with n̄ = 6, ρ = 6 and exponent k / (N − 2) = k: 6, floor(6/6) = 1, max(floor(6/36), 1) = 1.
+  EXPECT_EQ(dataset->class_counts(), (std::vector<int64_t>{6, 1, 1}));
 }
 
 }  // namespace

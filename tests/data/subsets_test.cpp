@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "diffmix/data/subsets.hpp"
 #include "diffmix/error.hpp"
@@ -71,23 +72,35 @@ TEST(KShot, SubsetViewMapsToBaseSamples) {
 }
 
 TEST(LongTail, CountsFollowEquationFourExactly) {
-  // 10 classes of 100: n_k = floor(100 · 0.1^(k/9)).
-  const std::vector<int64_t> expected = {100, 77, 59, 46, 35, 27, 21, 16, 12, 10};
+  // 10 classes of 100: n_k = floor(100 · 0.1^(k/8)), the authors' N − 2 (the tail class falls below n̄/ρ).
+  const std::vector<int64_t> expected = {100, 74, 56, 42, 31, 23, 17, 13, 10, 7};
   EXPECT_EQ(dmx::data::long_tail_counts(std::vector<int64_t>(10, 100), 10.0), expected);
-  // Independent evaluation of the formula for ρ ∈ {100, 50, 10}, N = 200, n̄ = 30 (CUB-like).
+  // Independent evaluation of the formula for ρ ∈ {100, 50, 10}, N = 200, n̄ = 30 (CUB-like): exponent k / 198.
   for (const double rho : {100.0, 50.0, 10.0}) {
     const auto counts = dmx::data::long_tail_counts(std::vector<int64_t>(200, 30), rho);
     for (int k = 0; k < 200; ++k) {
-      const auto want = std::max<int64_t>(static_cast<int64_t>(std::floor(30.0 * std::pow(1.0 / rho, k / 199.0))), 1);
+      const auto want = std::max<int64_t>(static_cast<int64_t>(std::floor(30.0 * std::pow(1.0 / rho, k / 198.0))), 1);
       ASSERT_EQ(counts[static_cast<size_t>(k)], want) << "rho " << rho << " rank " << k;
     }
-    EXPECT_EQ(counts.back(), std::max<int64_t>(static_cast<int64_t>(std::floor(30.0 / rho)), 1));
   }
 }
 
+TEST(LongTail, ReproducesTheSizesOfCubLt) {
+  // CUB-200-2011's training split: 5,994 images, 194 classes of 30 and 6 of 29.
+  std::vector<int64_t> cub(200, 30);
+  for (int c = 0; c < 6; ++c) cub[static_cast<size_t>(c)] = 29;
+  const auto total = [&](double rho) {
+    const auto counts = dmx::data::long_tail_counts(cub, rho);
+    return std::accumulate(counts.begin(), counts.end(), int64_t{0});
+  };
+  EXPECT_EQ(total(100.0), 1242);
+  EXPECT_EQ(total(20.0), 1798);
+  EXPECT_EQ(total(10.0), 2238);
+}
+
 TEST(LongTail, RanksClassesByCountDescendingAndNeverExceedsAClass) {
-  // n̄ = 30; ranks: class 2 (50), 3 (40), 0 (30), 4 (20), 1 (10); ρ = 100 → 30, 9, 3, 1, 1.
-  EXPECT_EQ(dmx::data::long_tail_counts({30, 10, 50, 40, 20}, 100.0), (std::vector<int64_t>{3, 1, 30, 9, 1}));
+  // n̄ = 30; ranks: class 2 (50), 3 (40), 0 (30), 4 (20), 1 (10); ρ = 100 → 30, 6, 1, 1, 1.
+  EXPECT_EQ(dmx::data::long_tail_counts({30, 10, 50, 40, 20}, 100.0), (std::vector<int64_t>{1, 1, 30, 6, 1}));
   // ρ = 1 keeps n̄ where a class has that many, and what it has otherwise.
   EXPECT_EQ(dmx::data::long_tail_counts({30, 10, 50, 40, 20}, 1.0), (std::vector<int64_t>{30, 10, 30, 30, 20}));
   EXPECT_THROW(dmx::data::long_tail_counts({3, 3}, 0.5), dmx::Error);

@@ -16,7 +16,7 @@ std::vector<int64_t> k_shot_indices(const Dataset& dataset, int64_t k, uint64_t 
 std::shared_ptr<Subset> k_shot_subset(DatasetPtr dataset, int64_t k, uint64_t seed);
 
 // Eq. 4: with classes ranked by count, descending (ties by class index), the class at rank k keeps
-//   n_k = max(floor(n̄ · (1/ρ)^(k/(N−1))), 1)
+//   n_k = max(floor(n̄ · (1/ρ)^(k/(N−2))), 1)     (N − 2 as the authors' code: it gives their CUB-LT sizes)
 // images, n̄ being the mean count per class; never more than the class has. Returns the target count per class,
 // indexed by class (not by rank). ρ >= 1; ρ = 1 keeps min(n̄, count) everywhere.
 std::vector<int64_t> long_tail_counts(const std::vector<int64_t>& class_counts, double imbalance);
