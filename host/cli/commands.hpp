@@ -15,5 +15,6 @@ void add_finetune_command(CLI::App& app);
 void add_synthesize_command(CLI::App& app);
 void add_grid_command(CLI::App& app);
 void add_oracle_command(CLI::App& app);
+void add_pretrain_command(CLI::App& app);
 
 }  // namespace dmx::cli

@@ -3,15 +3,36 @@
 #include "diffmix/error.hpp"
 #include "diffmix/io/safetensors.hpp"
 
+#include <filesystem>
 #include <utility>
 
 namespace dmx::sd {
 
 namespace {
 constexpr size_t kListedUnexpected = 5;
+
+// The tensors of the SharedWeightsScopes alive on this thread, by the canonical path of the file they stand for.
+thread_local std::map<std::string, std::map<std::string, at::Tensor>> shared_weights;
+
+std::string canonical_key(const std::string& path) {
+  std::error_code error;
+  const auto canonical = std::filesystem::weakly_canonical(path, error);
+  return error ? path : canonical.string();
+}
+}  // namespace
+
+SharedWeightsScope::SharedWeightsScope(std::string safetensors_path, std::map<std::string, at::Tensor> tensors)
+    : key_(canonical_key(safetensors_path)) {
+  shared_weights[key_] = std::move(tensors);
 }
 
+SharedWeightsScope::~SharedWeightsScope() { shared_weights.erase(key_); }
+
 StateDict StateDict::load(const std::string& safetensors_path) {
+  if (!shared_weights.empty()) {
+    const auto shared = shared_weights.find(canonical_key(safetensors_path));
+    if (shared != shared_weights.end()) return StateDict(shared->second, safetensors_path);
+  }
   const auto file = dmx::io::SafetensorsFile::open(safetensors_path);
   std::map<std::string, at::Tensor> tensors;
   for (const auto& name : file.names()) tensors.emplace(name, file.tensor(name));

@@ -44,4 +44,21 @@ class StateDict {
   std::string source_;
 };
 
+// While alive, StateDict::load(path) on this thread hands out `tensors` themselves instead of copies read from the
+// file at `path` (which must still exist: the loaders look for it). A trainer builds a model around tensors it owns,
+// so that updating them in place (an optimizer step) updates the model. Loading is unchanged when no scope is alive.
+//
+//   SharedWeightsScope share(folder + "/unet/diffusion_pytorch_model.safetensors", parameters);
+//   auto unet = UNet2DConditionModel::load(folder);   // its layers hold `parameters`
+class SharedWeightsScope {
+ public:
+  SharedWeightsScope(std::string safetensors_path, std::map<std::string, at::Tensor> tensors);
+  ~SharedWeightsScope();
+  SharedWeightsScope(const SharedWeightsScope&) = delete;
+  SharedWeightsScope& operator=(const SharedWeightsScope&) = delete;
+
+ private:
+  std::string key_;
+};
+
 }  // namespace dmx::sd
