@@ -22,7 +22,7 @@ TEST(SynthesisStrategies, MatchTheDesignTableRowByRow) {
   using P = ClassPairing;
   const std::vector<Row> design = {
       {"real-gen", M::Vanilla, P::EachClass, PromptStyle::ClassName, {}},
-      {"real-aug", M::Vanilla, P::SameClass, PromptStyle::ClassName, {0.1}},
+      {"real-aug", M::Vanilla, P::SameClass, PromptStyle::ClassName, {0.5, 0.7, 0.9}},
       {"real-mix", M::Vanilla, P::IndependentClasses, PromptStyle::ClassName, {0.5, 0.7, 0.9}},
       {"da-fusion", M::TextualInversion, P::SameClass, PromptStyle::FinetunedPrompt, {0.25, 0.5, 0.75, 1.0}},
       {"diff-gen", M::TextualInversionDreamBooth, P::EachClass, PromptStyle::FinetunedPrompt, {}},

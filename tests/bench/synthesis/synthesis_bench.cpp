@@ -1,7 +1,8 @@
 // Images per hour of each diffusion augmenter, made the way users make them: the registry loads diffusion.so and
 // the sample source's next() denoises blocks of `batch_size` samples (25 DPM-Solver++ steps, guidance 7.5, each
-// img2img sample at a strength drawn from the augmenter's defaults). Preparing the source (loading the model, and
-// for the fine-tuned augmenters a one-step fine-tune that only creates artifacts of the right shape) is not timed.
+// img2img sample at a strength drawn from the augmenter's defaults; `real_guidance` is real_aug at a fixed 0.1).
+// Preparing the source (loading the model, and for the fine-tuned augmenters a one-step fine-tune that only creates
+// artifacts of the right shape) is not timed.
 //
 //   synthesis_bench --benchmark_filter=tiny          # the tiny fixture model at 32 px, batch 4
 //   synthesis_bench --benchmark_filter=sd15_256      # SD1.5's architecture, random weights, 256 px, batch 1
@@ -100,8 +101,12 @@ std::string finetune_kind(const std::string& augmenter) {
   return "";
 }
 
-std::string source_table(const std::string& augmenter, const Setting& setting, const std::string& name) {
-  std::string table = "augmenter = \"" + augmenter + "\"\nmodel = \"" + setting.model + "\"\nresolution = " +
+// "real_guidance" is Real-Aug at a fixed strength of 0.1.
+std::string source_table(const std::string& name_or_guidance, const Setting& setting, const std::string& name) {
+  const bool guidance = name_or_guidance == "real_guidance";
+  const std::string augmenter = guidance ? "real_aug" : name_or_guidance;
+  std::string table = std::string(guidance ? "strengths = [0.1]\n" : "") + "augmenter = \"" + augmenter +
+                      "\"\nmodel = \"" + setting.model + "\"\nresolution = " +
                       std::to_string(setting.resolution) + "\nbatch_size = " + std::to_string(setting.batch_size) +
                       "\nstream_count = 1000000\n";
   const std::string kind = finetune_kind(augmenter);
@@ -123,7 +128,8 @@ void make_images(benchmark::State& state, const std::string& augmenter, const Se
   context.seed = 1;
   context.device = setting.device;
   context.dataset = dataset;
-  const auto source = registry().create_sample_source(augmenter, document.root(), context);
+  const auto source = registry().create_sample_source(augmenter == "real_guidance" ? "real_aug" : augmenter,
+                                                       document.root(), context);
   source->prepare();
 
   dmx::bench::reset_peak_memory();
@@ -143,7 +149,8 @@ void make_images(benchmark::State& state, const std::string& augmenter, const Se
   state.counters["threads"] = at::get_num_threads();
 }
 
-const char* const kAugmenters[] = {"real_gen", "real_aug", "real_mix", "da_fusion", "diff_gen", "diff_aug", "diff_mix"};
+const char* const kAugmenters[] = {"real_gen", "real_aug", "real_guidance", "real_mix", "da_fusion",
+                                   "diff_gen", "diff_aug", "diff_mix"};
 
 void register_benchmarks() {
   for (const char* augmenter : kAugmenters) {

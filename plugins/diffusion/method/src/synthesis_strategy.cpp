@@ -6,8 +6,9 @@
 namespace dmx::diffusion {
 namespace {
 
-// docs/method.md's table. Real-Aug's default is Real-Guidance's 0.1; the paper's few-shot sweep over
-// {0.1, 0.3, …, 1.0} is one run per fixed strength. Real-Mix and Diff-Mix draw classes the same way (the authors'
+// docs/method.md's table. Real-Aug draws from the same strengths as Diff-Aug, so the two differ only in the model;
+// Real-Guidance is Real-Aug at a fixed 0.1, and the paper's few-shot sweep over {0.1, 0.3, …, 1.0} is one run per
+// fixed strength. Real-Mix and Diff-Mix draw classes the same way (the authors'
 // sample_mp.py treats them alike); only the model and the prompts differ.
 std::vector<SynthesisStrategy> make_strategies() {
   using M = SynthesisModel;
@@ -15,7 +16,7 @@ std::vector<SynthesisStrategy> make_strategies() {
   using S = PromptStyle;
   return {
       {"real-gen", M::Vanilla, P::EachClass, S::ClassName, {}},
-      {"real-aug", M::Vanilla, P::SameClass, S::ClassName, {0.1}},
+      {"real-aug", M::Vanilla, P::SameClass, S::ClassName, {0.5, 0.7, 0.9}},
       {"real-mix", M::Vanilla, P::IndependentClasses, S::ClassName, {0.5, 0.7, 0.9}},
       {"da-fusion", M::TextualInversion, P::SameClass, S::FinetunedPrompt, {0.25, 0.5, 0.75, 1.0}},
       {"diff-gen", M::TextualInversionDreamBooth, P::EachClass, S::FinetunedPrompt, {}},

@@ -3,7 +3,7 @@
 //   | strategy  | model   | reference image              | prompt class                 | default strengths      |
 //   |-----------|---------|------------------------------|------------------------------|------------------------|
 //   | real-gen  | vanilla | none (txt2img)               | each class                   | — (txt2img)            |
-//   | real-aug  | vanilla | same class                   | same class                   | {0.1} (Real-Guidance)  |
+//   | real-aug  | vanilla | same class                   | same class                   | {0.5, 0.7, 0.9}        |
 //   | real-mix  | vanilla | any class                    | any class                    | {0.5, 0.7, 0.9}        |
 //   | da-fusion | TI      | same class                   | same class                   | {0.25, 0.5, 0.75, 1.0} |
 //   | diff-gen  | TI+DB   | none (txt2img)               | each class                   | — (txt2img)            |
