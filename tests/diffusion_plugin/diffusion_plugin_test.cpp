@@ -122,6 +122,7 @@ TEST(DiffusionPlugin, RealMixTranslatesTheSourceImageTowardTheTargetPrompt) {
 
 TEST(DiffusionPlugin, SameClassStrategiesKeepTheClassAndTheirStrengths) {
   auto plugins = registry();
+  const auto model = dmx::sd::StableDiffusion::load(dmx::test::tiny_model_dir());
   // Real-Aug draws from {0.5, 0.7, 0.9}; Real-Guidance is Real-Aug at a fixed 0.1.
   for (const auto& [augmenter, expected] : std::vector<std::pair<std::string, std::set<float>>>{
            {"real_aug", {0.5f, 0.7f, 0.9f}}, {"real_guidance", {0.1f}}}) {
@@ -133,6 +134,13 @@ TEST(DiffusionPlugin, SameClassStrategiesKeepTheClassAndTheirStrengths) {
       const auto sample = source->next();
       ASSERT_TRUE(sample);
       EXPECT_EQ(sample->source_class, sample->target_class);
+      if (k < 3) {  // the image is the class's own image translated toward its own prompt, at the sample's strength
+        const OneImagePerClass images;
+        const auto prompt = "a photo of a " + images.class_names()[static_cast<size_t>(sample->target_class)];
+        const auto expected = expected_img2img(model, prompt, images.load_image(sample->source_class),
+                                               plan_strength(sample->strength), sample->seed);
+        EXPECT_LE(max_abs_difference(sample->image, expected), 1) << augmenter << " sample " << k;
+      }
       strengths.insert(sample->strength);
       const at::Tensor onehot = at::zeros({3});
       onehot[sample->target_class] = 1.0;
