@@ -1,5 +1,6 @@
 // `diffmix compare CONFIG`: the same run for each augmenter set-up × seed; prints mean ± std top-1 per set-up and
-// the difference to the first, and writes results.csv, summary.csv, accuracy.png, curves.png and report.html.
+// the difference to the first, and writes results.csv, summary.csv, summary.md, accuracy.png, curves.png, a sample grid
+// per generative set-up and report.html.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -37,11 +38,12 @@ void run_compare(const CompareOptions& options) {
   run_options.resume = !options.fresh;
   const auto runs = classifier::run_comparison(compare, registry, run_options);
   const auto summaries = classifier::summarise(compare, runs);
-  classifier::write_compare_outputs(compare.base.output_dir, summaries, runs);
+  const auto grids = classifier::write_sample_grids(compare, compare.base.output_dir);
+  classifier::write_compare_outputs(compare.base.output_dir, summaries, runs, grids);
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("\n%s\n", classifier::format_compare_table(summaries).c_str());
-  std::printf("%zu runs in %s; results.csv, summary.csv, accuracy.png, curves.png and report.html in %s\n",
+  std::printf("%zu runs in %s; results.csv, summary.csv, summary.md, accuracy.png, curves.png and report.html in %s\n",
               summaries.size() * compare.seeds.size(), format_duration(seconds).c_str(),
               compare.base.output_dir.c_str());
 }

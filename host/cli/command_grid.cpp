@@ -30,6 +30,7 @@
 #include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
 #include "diffmix/progress.hpp"
+#include "diffmix/report/cache_sheet.hpp"
 #include "diffmix/report/image_grid.hpp"
 
 namespace dmx::cli {
@@ -64,13 +65,6 @@ std::vector<std::string> split_list(const std::string& text) {
     if (!item.empty()) items.push_back(item);
   }
   return items;
-}
-
-// 0.7 → "0.7", 0.25 → "0.25": no trailing zeros, so captions stay short.
-std::string format_strength(double strength) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%g", strength);
-  return buffer;
 }
 
 std::string format_weight(double weight) {
@@ -152,31 +146,13 @@ std::shared_ptr<data::SyntheticCache> open_cache(const std::string& folder, cons
 
 // ---- mode 1: a cache's samples, one row per target class ---------------------------------------------------------
 
+// --classes as indices; empty: every class with samples (report::cache_sheet's default).
 std::vector<int64_t> rows_to_show(const GridOptions& options, const data::SyntheticCache& cache,
                                   const std::vector<std::string>& names) {
   std::vector<int64_t> classes;
   for (const std::string& token : split_list(options.classes))
     classes.push_back(resolve_class(token, names, cache.num_classes(), "--classes"));
-  if (!options.classes.empty()) return classes;
-  for (int64_t c = 0; c < cache.num_classes(); ++c)
-    if (!cache.indices_by_target()[static_cast<size_t>(c)].empty()) classes.push_back(c);
   return classes;
-}
-
-report::GridRow cache_row(const data::SyntheticCache& cache, int64_t target, const std::vector<std::string>& names,
-                          int64_t per_class) {
-  const auto& samples = cache.indices_by_target()[static_cast<size_t>(target)];
-  report::GridRow row;
-  row.label = std::to_string(target) + (names.empty() ? "" : " " + names[static_cast<size_t>(target)]) + " (" +
-              std::to_string(samples.size()) + (samples.size() == 1 ? " sample)" : " samples)");
-  const size_t shown = std::min(samples.size(), static_cast<size_t>(per_class));
-  for (size_t k = 0; k < shown; ++k) {
-    const data::SyntheticRecord& record = cache.record(samples[k]);
-    row.tiles.push_back({cache.load_image(samples[k]), std::to_string(record.source_class) + ">" +
-                                                           std::to_string(record.target_class) +
-                                                           " s=" + format_strength(record.strength)});
-  }
-  return row;
 }
 
 // Draws the sheet with cells of `tile` pixels and writes it as a PNG; returns the image.
@@ -195,10 +171,7 @@ void run_cache_grid(const GridOptions& options) {
     names = open_config_dataset(document.root(), options.config_path)->class_names();
   }
   const auto cache = open_cache(options.cache, names);
-  report::ContactSheet sheet;
-  sheet.title = fs::path(options.cache).filename().string() + ": " + std::to_string(cache->size()) + " samples";
-  for (const int64_t target : rows_to_show(options, *cache, names))
-    sheet.rows.push_back(cache_row(*cache, target, names, options.per_class));
+  const auto sheet = report::cache_sheet(*cache, names, rows_to_show(options, *cache, names), options.per_class);
   const at::Tensor image = write_sheet(sheet, options.tile, options.out);
   std::printf("%s: %lld × %lld px, %zu rows (one per target class) of up to %lld samples from %s\n",
               options.out.c_str(), static_cast<long long>(image.size(1)), static_cast<long long>(image.size(0)),
@@ -254,7 +227,7 @@ std::vector<double> parse_strengths(const std::string& text) {
 // "s=0.5\ny: 0.29 c3 + 0.71 c7": the strength and the two non-zero entries of the soft label.
 std::string soft_label_caption(const diffusion::SynthesisJob& job) {
   const auto* y = job.soft_label.data_ptr<float>();
-  std::string caption = "s=" + format_strength(job.strength) + "\ny: ";
+  std::string caption = "s=" + report::strength_text(job.strength) + "\ny: ";
   if (job.source_class == job.target_class) return caption + "1.00 c" + std::to_string(job.target_class);
   return caption + format_weight(y[job.source_class]) + " c" + std::to_string(job.source_class) + " + " +
          format_weight(y[job.target_class]) + " c" + std::to_string(job.target_class);

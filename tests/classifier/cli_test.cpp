@@ -9,7 +9,7 @@
 #include <string>
 #include <sys/wait.h>
 
-#include "common/test_env.hpp"
+#include "common/run_cli.hpp"
 #include "diffmix/classifier/classifier.hpp"
 #include "diffmix/classifier/weights.hpp"
 #include "diffmix/data/datasets.hpp"
@@ -20,23 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Command {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using Command = dmx::test::CliRun;
 
-Command run(const std::string& arguments) {
-  const std::string line = dmx::test::cli_path() + " " + arguments + " 2>&1";
-  Command result;
-  FILE* pipe = ::popen(line.c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+Command run(const std::string& arguments) { return dmx::test::run_cli(arguments); }
 
 std::string fresh_folder(const std::string& name) {
   const auto folder = fs::temp_directory_path() / ("dmx_cli_test_" + std::to_string(::getpid())) / name;

@@ -76,8 +76,11 @@ SampleStream::SampleStream(std::shared_ptr<SampleSource> source, int64_t num_cla
     check_record(record, num_classes_, options_.cache + ": sample " + std::to_string(records_.size()));
     publish(record);
   }
-  spdlog::info("{}: streaming up to {} samples into {} ({} there already{})", source_->name(), options_.total,
-               options_.cache, resumed_from_, options_.synchronous ? "; synchronous" : "");
+  if (resumed_from_ >= options_.total)
+    spdlog::info("{}: all {} samples are in {} already", source_->name(), options_.total, options_.cache);
+  else
+    spdlog::info("{}: streaming up to {} samples into {} ({} there already{})", source_->name(), options_.total,
+                 options_.cache, resumed_from_, options_.synchronous ? "; synchronous" : "");
   writer_thread_ = std::thread([this] { persist(); });
   producer_ = std::thread([this] { produce(); });
 }
@@ -126,16 +129,20 @@ void SampleStream::produce() {
 }
 
 void SampleStream::persist() {
-  Progress progress("stream " + source_->name(), static_cast<uint64_t>(options_.total), "sample");
-  progress.set(static_cast<uint64_t>(resumed_from_));
+  // A stream whose samples are all on disk already reports nothing: there is no work to show.
+  std::optional<Progress> progress;
+  if (resumed_from_ < options_.total) {
+    progress.emplace("stream " + source_->name(), static_cast<uint64_t>(options_.total), "sample");
+    progress->set(static_cast<uint64_t>(resumed_from_));
+  }
   try {
     while (std::optional<Sample> sample = queue_.pop()) {
       const int64_t index = writer_->size();
       const SyntheticRecord& record = writer_->add(sample->image, record_of(*sample, index, num_classes_, source_->name()));
       publish(record);
-      progress.advance();
+      if (progress) progress->advance();
     }
-    progress.finish();
+    if (progress) progress->finish();
   } catch (...) {
     record_error(std::current_exception());
     queue_.close();

@@ -85,11 +85,12 @@ void DiffusionSource::finetune_if_missing() {
   config.device = device_name(context_.device());
   config.train = *settings_.finetune;
   finetune::FinetuneRunOptions options;
+  options.log_progress = false;  // the host shows progress from context_.progress
   const auto total = static_cast<uint64_t>(config.train.steps);
   options.on_step = [this, total](int64_t step, double loss) {
     context_.progress("fine-tuning", static_cast<uint64_t>(step), total);
-    if (step % 50 == 0) context_.log(DMX_LOG_DEBUG, "fine-tuning step " + std::to_string(step) + " loss " +
-                                                        std::to_string(loss));
+    if (step % 50 == 0) context_.log(DMX_LOG_INFO, "fine-tuning step " + std::to_string(step) + " loss " +
+                                                       std::to_string(loss));
     if (context_.cancelled()) request_cancel();  // the fine-tuner checkpoints and stops at its next safe point
   };
   context_.log(DMX_LOG_INFO, "fine-tuning " + finetune::to_string(config.train.strategy) + " for " +

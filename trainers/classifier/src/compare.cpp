@@ -10,8 +10,12 @@
 
 #include "diffmix/augmenter.hpp"
 #include "diffmix/data/datasets.hpp"
+#include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
+#include "diffmix/report/cache_sheet.hpp"
+#include "diffmix/registry.hpp"
+#include "diffmix/sample_source.hpp"
 #include "report.hpp"
 
 namespace dmx::classifier {
@@ -83,10 +87,22 @@ TrainConfig setup_run_config(const CompareConfig& compare, const CompareSetup& s
 
 std::vector<std::vector<TrainResult>> run_comparison(const CompareConfig& compare, PluginRegistry& registry,
                                                      const RunOptions& options) {
-  // Build every set-up's augmenters once first, so that a typo in the last set-up fails now, not after the others ran.
+  // Build every set-up's augmenters and streamed sources once first, so that a typo in the last set-up fails now,
+  // not after the others ran. A source is only created (its keys checked), not prepared: no model is loaded.
+  const data::DatasetPtr dataset = data::open_dataset(compare.base.data.train);
   AugmenterContext context;
-  context.num_classes = data::open_dataset(compare.base.data.train)->num_classes();
-  for (const auto& setup : compare.setups) AugmentChain::from_config(registry, setup.augment, context);
+  context.num_classes = dataset->num_classes();
+  for (const auto& setup : compare.setups) {
+    AugmentChain::from_config(registry, setup.augment, context);
+    if (!setup.synthetic || !setup.synthetic->stream) continue;
+    const StreamSettings& stream = *setup.synthetic->stream;
+    SampleSourceContext source_context;
+    source_context.num_classes = dataset->num_classes();
+    source_context.seed = compare.seeds.front();
+    source_context.device = compare.base.device;
+    source_context.dataset = dataset;
+    registry.create_sample_source(stream.augmenter, stream.source, source_context);
+  }
 
   std::vector<std::vector<TrainResult>> runs(compare.setups.size());
   const size_t total = compare.setups.size() * compare.seeds.size();
@@ -167,8 +183,47 @@ std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
   return out.str();
 }
 
+std::string format_compare_markdown(const std::vector<SetupSummary>& summaries) {
+  const std::string first = summaries.empty() ? "" : summaries.front().name;
+  std::ostringstream out;
+  out << "| set-up | top-1 % (mean ± std) | Δ vs " << first << " | runs |\n|---|---|---|---|\n";
+  for (size_t i = 0; i < summaries.size(); ++i) {
+    const auto& s = summaries[i];
+    out << "| " << s.name << " | " << percent(s.mean) << " ± " << percent(s.stddev) << " | "
+        << (i == 0 ? "—" : signed_points(s.delta)) << " | " << s.top1.size() << " |\n";
+  }
+  return out.str();
+}
+
+std::vector<SampleGrid> write_sample_grids(const CompareConfig& compare, const std::string& folder, int64_t per_class) {
+  std::vector<SampleGrid> grids;
+  std::vector<std::string> class_names;
+  for (const auto& setup : compare.setups) {
+    const TrainConfig config = setup_run_config(compare, setup, compare.seeds.front());
+    if (config.synthetic.cache.empty()) continue;
+    try {
+      if (class_names.empty()) class_names = data::open_dataset(compare.base.data.train)->class_names();
+      const auto cache = data::SyntheticCache::open_any(config.synthetic.cache, class_names);
+      if (cache->size() == 0) continue;
+      auto sheet = report::cache_sheet(*cache, class_names, {}, per_class);
+      sheet.title = setup.name + ": " + std::to_string(cache->size()) + " samples of seed " +
+                    std::to_string(compare.seeds.front());
+      report::GridStyle style;
+      style.cell = 64;
+      SampleGrid grid{setup.name, "samples-" + setup.name + ".png", config.synthetic.cache, cache->size()};
+      std::filesystem::create_directories(folder);
+      io::write_image(folder + "/" + grid.file, report::compose_grid(sheet, style));
+      grids.push_back(std::move(grid));
+    } catch (const Error& error) {
+      spdlog::warn("compare: no sample grid for set-up '{}': {}", setup.name, error.what());
+    }
+  }
+  return grids;
+}
+
 void write_compare_outputs(const std::string& folder, const std::vector<SetupSummary>& summaries,
-                           const std::vector<std::vector<TrainResult>>& runs) {
+                           const std::vector<std::vector<TrainResult>>& runs,
+                           const std::vector<SampleGrid>& sample_grids) {
   std::filesystem::create_directories(folder);
   std::ostringstream results;
   results << "setup,seed,top1,mean_per_class,output_dir\n";
@@ -183,10 +238,11 @@ void write_compare_outputs(const std::string& folder, const std::vector<SetupSum
   for (const auto& s : summaries)
     summary << s.name << ',' << s.top1.size() << ',' << s.mean << ',' << s.stddev << ',' << s.delta << '\n';
   write_text(folder + "/summary.csv", summary.str());
+  write_text(folder + "/summary.md", format_compare_markdown(summaries));
 
   io::write_image(folder + "/accuracy.png", render_accuracy_bars(summaries));
   io::write_image(folder + "/curves.png", render_accuracy_curves(summaries));
-  write_text(folder + "/report.html", compare_report_html(summaries, runs));
+  write_text(folder + "/report.html", compare_report_html(summaries, runs, sample_grids));
 }
 
 }  // namespace dmx::classifier

@@ -127,7 +127,8 @@ at::Tensor render_accuracy_curves(const std::vector<SetupSummary>& summaries) {
 }
 
 std::string compare_report_html(const std::vector<SetupSummary>& summaries,
-                                const std::vector<std::vector<TrainResult>>& runs) {
+                                const std::vector<std::vector<TrainResult>>& runs,
+                                const std::vector<SampleGrid>& sample_grids) {
   std::ostringstream html;
   html << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>diffmix compare</title>\n"
        << "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
@@ -169,6 +170,14 @@ std::string compare_report_html(const std::vector<SetupSummary>& summaries,
       html << "</tr>\n";
     }
     html << "</table>\n";
+  }
+  if (!sample_grids.empty()) {
+    html << "<h2>Synthetic samples</h2>\n<p>One row per target class; each tile is captioned source&gt;target "
+         << "class and the strength s.</p>\n";
+    for (const auto& grid : sample_grids)
+      html << "<h3>" << escape_html(grid.setup) << "</h3>\n<p>" << grid.samples << " samples in "
+           << escape_html(grid.cache) << "</p>\n<p><img src=\"" << escape_html(grid.file) << "\" alt=\"synthetic "
+           << "samples of " << escape_html(grid.setup) << "\"></p>\n";
   }
   html << "</body></html>\n";
   return html.str();

@@ -16,9 +16,10 @@ at::Tensor render_accuracy_bars(const std::vector<SetupSummary>& summaries);
 // Mean test top-1 per epoch, one coloured line per set-up, with a legend. uint8 H×W×3.
 at::Tensor render_accuracy_curves(const std::vector<SetupSummary>& summaries);
 
-// A self-contained page: the summary table, both charts (accuracy.png, curves.png beside it), every run, and the
-// per-class accuracy of each set-up averaged over seeds.
+// A self-contained page: the summary table, both charts (accuracy.png, curves.png beside it), every run, the
+// per-class accuracy of each set-up averaged over seeds, and the synthetic samples (the PNGs of `sample_grids`).
 std::string compare_report_html(const std::vector<SetupSummary>& summaries,
-                                const std::vector<std::vector<TrainResult>>& runs);
+                                const std::vector<std::vector<TrainResult>>& runs,
+                                const std::vector<SampleGrid>& sample_grids = {});
 
 }  // namespace dmx::classifier

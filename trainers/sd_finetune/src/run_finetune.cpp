@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace dmx::finetune {
@@ -79,8 +80,11 @@ FinetuneResult run_finetune(const FinetuneConfig& config, const data::Dataset& d
   if (tuner.step() < settings.steps) {
     const auto latents = LatentDataset::encode(dataset, tuner.vae(), settings.resolution);
     const auto weights = sampling_weights(latents.labels(), settings.class_sampling);
-    Progress progress("finetune " + to_string(settings.strategy), static_cast<uint64_t>(settings.steps), "step");
-    progress.set(static_cast<uint64_t>(tuner.step()));
+    std::optional<Progress> progress;
+    if (options.log_progress) {
+      progress.emplace("finetune " + to_string(settings.strategy), static_cast<uint64_t>(settings.steps), "step");
+      progress->set(static_cast<uint64_t>(tuner.step()));
+    }
     const auto start = std::chrono::steady_clock::now();
     while (tuner.step() < settings.steps) {
       if (cancel_requested()) {
@@ -91,13 +95,13 @@ FinetuneResult run_finetune(const FinetuneConfig& config, const data::Dataset& d
       const auto batch = draw_batch(latents, weights, settings.batch_size, tuner.noise_scheduler().num_train_timesteps(),
                                     config.seed, tuner.step(), tuner.device());
       result.last_loss = tuner.train_step(batch);
-      progress.advance(1, loss_note(result.last_loss));
+      if (progress) progress->advance(1, loss_note(result.last_loss));
       if (tuner.step() % settings.checkpoint_every == 0) tuner.save_checkpoint(checkpoint);
       if (options.on_step) options.on_step(tuner.step(), result.last_loss);
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.steps_per_second = seconds > 0 ? static_cast<double>(tuner.step() - result.resumed_from) / seconds : 0.0;
-    progress.finish(loss_note(result.last_loss));
+    if (progress) progress->finish(loss_note(result.last_loss));
     tuner.save_checkpoint(checkpoint);
   }
   tuner.save_artifacts(config.output_dir);

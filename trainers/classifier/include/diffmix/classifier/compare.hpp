@@ -69,9 +69,28 @@ std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vec
 // The aligned text table: set-up | top-1 mean ± std | Δ vs first | runs.
 std::string format_compare_table(const std::vector<SetupSummary>& summaries);
 
-// Writes results.csv (one row per run), summary.csv (one row per set-up), accuracy.png (bar chart with error bars),
-// curves.png (mean test top-1 per epoch) and report.html into `folder`.
+// The same table in Markdown, for pasting into a README: set-up | top-1 % (mean ± std) | Δ vs first | runs.
+std::string format_compare_markdown(const std::vector<SetupSummary>& summaries);
+
+// A contact sheet of one generative set-up's synthetic samples, drawn from its first seed's cache.
+struct SampleGrid {
+  std::string setup;
+  std::string file;     // the PNG's name inside the comparison's folder: samples-<setup>.png
+  std::string cache;    // the cache folder it shows
+  int64_t samples = 0;  // samples in that cache
+};
+
+// For every set-up with a synthetic cache that holds samples: samples-<setup>.png in `folder`, one row per target
+// class with up to `per_class` samples, each captioned source>target and strength. A set-up whose cache is missing
+// or unreadable is left out with a warning: the accuracy results do not depend on the pictures.
+std::vector<SampleGrid> write_sample_grids(const CompareConfig& compare, const std::string& folder,
+                                           int64_t per_class = 8);
+
+// Writes results.csv (one row per run), summary.csv (one row per set-up), summary.md (the table in Markdown),
+// accuracy.png (bar chart with error bars), curves.png (mean test top-1 per epoch) and report.html (with the
+// sample grids) into `folder`.
 void write_compare_outputs(const std::string& folder, const std::vector<SetupSummary>& summaries,
-                           const std::vector<std::vector<TrainResult>>& runs);
+                           const std::vector<std::vector<TrainResult>>& runs,
+                           const std::vector<SampleGrid>& sample_grids = {});
 
 }  // namespace dmx::classifier

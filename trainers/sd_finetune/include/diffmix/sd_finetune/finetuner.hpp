@@ -126,6 +126,9 @@ struct FinetuneRunOptions {
   bool resume = true;  // continue from <output>/checkpoint.safetensors when it exists
   // Called after every optimizer step with the step number (1-based) and its loss; may call dmx::request_cancel().
   std::function<void(int64_t step, double loss)> on_step;
+  // Log steps, rate, ETA and loss. A caller that reports progress its own way (a plugin, through the host's
+  // progress callback) turns this off so that each step is not reported twice.
+  bool log_progress = true;
 };
 
 struct FinetuneResult {
