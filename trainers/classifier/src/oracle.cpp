@@ -86,7 +86,11 @@ OracleReport judge_synthetic_cache(const TrainConfig& config, const std::string&
   const int64_t image_size = input_image_size(config, *train_set);
   const at::Device device = run_device(config);
   const auto model = load_oracle(config, train_set->num_classes(), image_size, device);
-  const data::Transforms transforms = test_transforms(config.data, image_size);
+  // Text-to-image samples are made at the diffusion model's resolution, not the real images' size: every sample is
+  // resized to the classifier's input first (a no-op for samples of that size), then centre-cropped as test images.
+  DataSettings resized = config.data;
+  resized.image_size = image_size;
+  const data::Transforms transforms = test_transforms(resized, image_size);
 
   std::map<double, Tally> tallies;
   Progress progress("oracle " + cache_folder, static_cast<uint64_t>(cache->size()), "sample");
