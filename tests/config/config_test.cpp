@@ -1,6 +1,8 @@
 // Config errors carry file:line:column and suggest the nearest valid key or value.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "diffmix/config.hpp"
@@ -108,6 +110,20 @@ TEST(Config, MissingFileIsANotFoundErrorNamingIt) {
     EXPECT_EQ(e.category(), dmx::ErrorCategory::NotFound);
     EXPECT_NE(std::string(e.what()).find("/nonexistent/run.toml"), std::string::npos);
   }
+}
+
+TEST(Config, AConfigFileWithoutSettingsIsAConfigErrorNamingIt) {
+  const auto path = std::filesystem::temp_directory_path() / ("dmx_empty_" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(path) << "# every line commented out\n# [train]\n";
+  try {
+    Document::parse_file(path.string());
+    FAIL() << "an empty config file was accepted";
+  } catch (const dmx::Error& e) {
+    EXPECT_EQ(e.category(), dmx::ErrorCategory::Config);
+    EXPECT_NE(std::string(e.what()).find(path.string() + ": the config file holds no settings"), std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove(path);
 }
 
 TEST(Config, TablesOutliveTheirDocument) {

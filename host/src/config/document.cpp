@@ -38,7 +38,12 @@ Document Document::parse_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw io_error_from_errno("cannot read config file '" + path + "'");
-  return parse_string(text.str(), path);
+  Document doc = parse_string(text.str(), path);
+  // Every command needs at least one setting; running on defaults alone would hide a wrong or truncated file.
+  if (doc.tree().empty())
+    throw config_error(path + ": the config file holds no settings (an empty or commented-out file; is it the right "
+                       "one?)");
+  return doc;
 }
 
 const std::string& Document::source() const { return state_->source; }
