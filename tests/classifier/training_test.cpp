@@ -10,6 +10,7 @@
 #include "diffmix/cancellation.hpp"
 #include "diffmix/classifier/trainer.hpp"
 #include "diffmix/config.hpp"
+#include "diffmix/data/mixer.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/safetensors.hpp"
 #include "diffmix/registry.hpp"
@@ -79,6 +80,22 @@ class TrainingTest : public ::testing::Test {
   }
   PluginRegistry registry_;
 };
+
+TEST(TrainConfigSynthetic, ModeNamesTheMixingRule) {
+  const auto mode_of = [](const std::string& mode) {
+    return make_run("unused", 5, 1, "[synthetic]\ncache = \"c\"\nmode = \"" + mode + "\"\n").config.synthetic.mode;
+  };
+  EXPECT_EQ(mode_of("uniform"), data::MixMode::Uniform);
+  EXPECT_EQ(mode_of("balanced"), data::MixMode::Balanced);
+  EXPECT_EQ(mode_of("inverse"), data::MixMode::Inverse);
+  try {
+    mode_of("evened");
+    FAIL() << "an unknown mode was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.category(), ErrorCategory::Config);
+    EXPECT_NE(std::string(error.what()).find("inverse"), std::string::npos) << error.what();
+  }
+}
 
 TEST_F(TrainingTest, SmallCnnLearnsFashionMnistFarAboveChance) {
   const std::string output = fresh_folder("accuracy");

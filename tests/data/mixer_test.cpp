@@ -109,6 +109,45 @@ TEST(Mixer, BalancedModeMirrorsTheRealClassDistribution) {
     EXPECT_NEAR(drawn[c], total * expected[c], 5 * std::sqrt(total * expected[c] * (1 - expected[c]))) << c;
 }
 
+TEST(Mixer, BalancedModeDoesNotEvenTheClassesOut) {
+  // Per epoch at p = 0.5: half of each class stays real, and the 92.5 synthetic draws follow the mirror.
+  auto real = std::make_shared<dmx::test::MemoryDataset>(std::vector<int64_t>{100, 50, 20, 10, 5});
+  const auto cache = records_only_cache(5, 4);
+  MixerOptions options;
+  options.mode = MixMode::Balanced;
+  options.probability = 0.5;
+  const Mixer mixer(real, cache, options);
+  const auto weights = mixer.target_class_weights(cache->size());
+  const std::vector<double> real_counts = {100, 50, 20, 10, 5}, expected = {52.5, 30, 20, 30, 52.5};
+  for (size_t c = 0; c < 5; ++c) EXPECT_NEAR(0.5 * real_counts[c] + 0.5 * 185 * weights[c], expected[c], 1e-9) << c;
+}
+
+TEST(Mixer, InverseModeWeightsClassesAsTheAuthorsCode) {
+  auto real = std::make_shared<dmx::test::MemoryDataset>(std::vector<int64_t>{100, 50, 20, 10, 5});
+  const auto cache = records_only_cache(5, 4);
+  MixerOptions options;
+  options.mode = MixMode::Inverse;
+  options.probability = dmx::data::kBalancedReplacementProbability;
+  const Mixer mixer(real, cache, options);
+  std::vector<double> expected = {1 / 101.0, 1 / 51.0, 1 / 21.0, 1 / 11.0, 1 / 6.0};
+  double total = 0;
+  for (const double w : expected) total += w;
+  for (double& w : expected) w /= total;
+  for (size_t c = 0; c < expected.size(); ++c) EXPECT_NEAR(mixer.target_class_weights(cache->size())[c], expected[c], 1e-12);
+
+  std::vector<double> drawn(5, 0.0);
+  double draws = 0;
+  for (uint64_t epoch = 0; epoch < 200; ++epoch)
+    for (int64_t i = 0; i < mixer.size(); ++i) {
+      const auto choice = mixer.choose(i, epoch);
+      if (!choice.synthetic) continue;
+      drawn[static_cast<size_t>(cache->record(choice.index).target_class)] += 1;
+      draws += 1;
+    }
+  for (size_t c = 0; c < expected.size(); ++c)
+    EXPECT_NEAR(drawn[c], draws * expected[c], 5 * std::sqrt(draws * expected[c] * (1 - expected[c]))) << c;
+}
+
 TEST(Mixer, RealSamplesGetOneHotLabelsAndSyntheticOnesTheirSoftLabel) {
   dmx::test::TempDir dir;
   {

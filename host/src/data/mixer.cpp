@@ -17,25 +17,35 @@ double default_replacement_probability(int64_t shots) {
 
 namespace {
 
-// SYNAuG: the class at rank r (by real count, descending) receives the real count of the class at rank N−1−r, so
-// the synthetic data mirror the long tail. Classes the pool has no sample for get nothing; the rest is normalised.
-std::vector<double> reversed_class_weights(const std::vector<int64_t>& real_counts, const std::vector<bool>& present) {
-  const std::vector<int64_t> order = classes_by_count(real_counts);
-  const size_t n = order.size();
-  std::vector<double> weights(n, 0.0);
+// Weights over the classes present in the pool, normalised; when they are all zero (the weighted classes are
+// absent), every present class gets the same share.
+std::vector<double> normalised(std::vector<double> weights, const std::vector<bool>& present) {
   double total = 0.0;
-  for (size_t rank = 0; rank < n; ++rank) {
-    const auto c = static_cast<size_t>(order[rank]);
-    if (!present[c]) continue;
-    weights[c] = static_cast<double>(real_counts[static_cast<size_t>(order[n - 1 - rank])]);
-    total += weights[c];
-  }
-  if (total <= 0.0) {  // e.g. the mirrored classes are all absent: fall back to the classes the pool has
-    for (size_t c = 0; c < n; ++c) weights[c] = present[c] ? 1.0 : 0.0;
+  for (size_t c = 0; c < weights.size(); ++c) total += weights[c] = present[c] ? weights[c] : 0.0;
+  if (total <= 0.0) {
+    for (size_t c = 0; c < weights.size(); ++c) weights[c] = present[c] ? 1.0 : 0.0;
     for (const double w : weights) total += w;
   }
   if (total > 0.0)
     for (double& w : weights) w /= total;
+  return weights;
+}
+
+// SYNAuG as the supplementary describes it: the class at rank r (by real count, descending) receives the real count
+// of the class at rank N−1−r, so the synthetic data mirror the long tail.
+std::vector<double> mirrored_class_weights(const std::vector<int64_t>& real_counts) {
+  const std::vector<int64_t> order = classes_by_count(real_counts);
+  const size_t n = order.size();
+  std::vector<double> weights(n, 0.0);
+  for (size_t rank = 0; rank < n; ++rank)
+    weights[static_cast<size_t>(order[rank])] = static_cast<double>(real_counts[static_cast<size_t>(order[n - 1 - rank])]);
+  return weights;
+}
+
+// SYNAuG as the authors' code weights it: 1 / (n_c + 1).
+std::vector<double> inverse_count_weights(const std::vector<int64_t>& real_counts) {
+  std::vector<double> weights;
+  for (const int64_t count : real_counts) weights.push_back(1.0 / (static_cast<double>(count) + 1.0));
   return weights;
 }
 
@@ -58,7 +68,9 @@ std::vector<double> Mixer::target_class_weights(int64_t pool_size) const {
   std::vector<bool> present(static_cast<size_t>(num_classes()), false);
   if (synthetic_)
     for (int64_t c = 0; c < num_classes(); ++c) present[static_cast<size_t>(c)] = synthetic_->count_with_target(c, pool_size) > 0;
-  return reversed_class_weights(real_counts_, present);
+  return normalised(options_.mode == MixMode::Inverse ? inverse_count_weights(real_counts_)
+                                                     : mirrored_class_weights(real_counts_),
+                    present);
 }
 
 std::shared_ptr<const std::vector<double>> Mixer::cumulative_weights(int64_t pool_size) const {

@@ -78,8 +78,10 @@ void read_synthetic_settings(const config::Table& table, SyntheticSettings& synt
   }
   synthetic.cache = table.required_string("cache");
   synthetic.probability = table.number("probability", -1.0, {-1.0, 1.0});
-  synthetic.mode = table.string("mode", "uniform", {"uniform", "balanced"}) == "balanced" ? data::MixMode::Balanced
-                                                                                          : data::MixMode::Uniform;
+  const std::string mode = table.string("mode", "uniform", {"uniform", "balanced", "inverse"});
+  synthetic.mode = mode == "balanced" ? data::MixMode::Balanced
+                   : mode == "inverse" ? data::MixMode::Inverse
+                                       : data::MixMode::Uniform;
   synthetic.gamma = table.number("gamma", synthetic.gamma, {0.0, 10.0});
   synthetic.filtered = table.boolean("filtered", false);
   if (synthetic.stream && synthetic.filtered)

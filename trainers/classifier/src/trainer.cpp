@@ -127,7 +127,7 @@ data::MixerOptions mixer_options(const TrainConfig& config) {
   options.seed = config.seed;
   options.mode = config.synthetic.mode;
   if (config.synthetic.probability >= 0) options.probability = config.synthetic.probability;
-  else if (config.synthetic.mode == data::MixMode::Balanced) options.probability = data::kBalancedReplacementProbability;
+  else if (config.synthetic.mode != data::MixMode::Uniform) options.probability = data::kBalancedReplacementProbability;
   else options.probability = data::default_replacement_probability(config.data.train.shots);
   return options;
 }

@@ -9,9 +9,12 @@
 //
 // Modes:
 //   uniform  — the synthetic sample is drawn uniformly from the whole cache (paper's p = 0.1/0.2/0.3/0.5 by shots);
-//   balanced — SYNAuG long-tail balancing: the target class is drawn from the real class distribution reversed
-//              (the tail class gets the head's share) and the sample uniformly within it; the paper uses
-//              p = kBalancedReplacementProbability (0.5).
+//   balanced — SYNAuG long-tail balancing as the paper's supplementary describes it: the target class is drawn
+//              from the real class distribution reversed (the tail class gets the head's share) and the sample
+//              uniformly within it. This does not even the classes out: real counts 100/50/20/10/5 at p = 0.5 give
+//              52.5/30/20/30/52.5 real + synthetic samples per epoch.
+//   inverse  — SYNAuG as the authors' code weights it: class c with weight ∝ 1 / (n_c + 1), n_c its real count.
+//   Both long-tail modes use p = kBalancedReplacementProbability (0.5) unless a probability is given.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -33,7 +36,7 @@ class SampleRng;
 double default_replacement_probability(int64_t shots);
 inline constexpr double kBalancedReplacementProbability = 0.5;
 
-enum class MixMode { Uniform, Balanced };
+enum class MixMode { Uniform, Balanced, Inverse };
 
 struct MixerOptions {
   double probability = 0.1;  // chance that a real sample is replaced
@@ -73,8 +76,8 @@ class Mixer {
   const DatasetPtr& real_ptr() const { return real_; }
   const std::shared_ptr<const SyntheticPool>& synthetic() const { return synthetic_; }
   const MixerOptions& options() const { return options_; }
-  // Balanced mode: probability of drawing each target class from the first `pool_size` synthetic samples (sums to 1
-  // over the classes present among them).
+  // Balanced and inverse modes: probability of drawing each target class from the first `pool_size` synthetic
+  // samples (sums to 1 over the classes present among them).
   std::vector<double> target_class_weights(int64_t pool_size) const;
 
  private:

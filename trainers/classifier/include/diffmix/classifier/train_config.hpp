@@ -4,7 +4,7 @@
 //   output = "runs/fmnist"            # metrics.jsonl, checkpoint.safetensors, model.safetensors, result.json
 //   [data]      kind, root, shots, imbalance, seed, test_per_class, image_size, crop_padding, flip, mean, std,
 //               workers, skip_bad_entries
-//   [synthetic] cache, probability, mode ("uniform" | "balanced"), gamma, filtered (optional: Diff-Mix samples;
+//   [synthetic] cache, probability, mode ("uniform" | "balanced" | "inverse"), gamma, filtered (optional: Diff-Mix samples;
 //               filtered = true reads the CLIP filter's manifest.filtered.jsonl)
 //               source = { augmenter = "diff_mix", ... } streams samples from a sample source while training runs
 //               into `cache` (see docs/streaming.md), with synchronous, queue, count or multiplier, per_epoch

@@ -25,8 +25,8 @@
 // synthetic data conforms to the distribution specified by Eq. 4 with reversed class indices, thereby generating
 // more synthetic images for tail classes". With classes ranked by real count (descending, ties by class index), the
 // class at rank r is drawn with probability ∝ the real count of the class at rank N−1−r: the head class gets the
-// tail's share and the tail class the head's, so real + synthetic counts even out. This is the same mirror the
-// Mixer's balanced mode applies when it draws synthetic samples (mixer.hpp); generating with it as well gives the
+// tail's share and the tail class the head's (which gives tail classes more synthetic images, without making real +
+// synthetic counts equal: see mixer.hpp). This is the same mirror the Mixer's balanced mode applies when it draws synthetic samples (mixer.hpp); generating with it as well gives the
 // tail classes many distinct samples instead of a few repeated ones. In this mode the reference image of an
 // independent (Mix) pairing is drawn uniformly over all training images, as the authors' long-tail runs do: the
 // head classes, which have most of the images, lend the tail classes their backgrounds.
