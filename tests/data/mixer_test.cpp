@@ -83,6 +83,24 @@ TEST(Mixer, ChoicesArePureFunctionsOfSeedEpochAndIndex) {
   EXPECT_GT(differs_by_epoch, 100);
 }
 
+// Counts, over `epochs` epochs, the synthetic replacements per target class and expects them to follow `expected`
+// (class shares) within 5 standard deviations; returns how many replacements there were.
+double replacements_per_target(const Mixer& mixer, const SyntheticCache& cache, uint64_t epochs,
+                               const std::vector<double>& expected) {
+  std::vector<double> drawn(expected.size(), 0.0);
+  double total = 0;
+  for (uint64_t epoch = 0; epoch < epochs; ++epoch)
+    for (int64_t i = 0; i < mixer.size(); ++i) {
+      const auto choice = mixer.choose(i, epoch);
+      if (!choice.synthetic) continue;
+      drawn[static_cast<size_t>(cache.record(choice.index).target_class)] += 1;
+      total += 1;
+    }
+  for (size_t c = 0; c < expected.size(); ++c)
+    EXPECT_NEAR(drawn[c], total * expected[c], 5 * std::sqrt(total * expected[c] * (1 - expected[c]))) << c;
+  return total;
+}
+
 TEST(Mixer, BalancedModeMirrorsTheRealClassDistribution) {
   // Real counts 100, 50, 20, 10, 5 (a long tail): synthetic target classes get 5, 10, 20, 50, 100 shares.
   auto real = std::make_shared<dmx::test::MemoryDataset>(std::vector<int64_t>{100, 50, 20, 10, 5});
@@ -94,19 +112,8 @@ TEST(Mixer, BalancedModeMirrorsTheRealClassDistribution) {
   const std::vector<double> expected = {5 / 185.0, 10 / 185.0, 20 / 185.0, 50 / 185.0, 100 / 185.0};
   for (size_t c = 0; c < expected.size(); ++c) EXPECT_NEAR(mixer.target_class_weights(cache->size())[c], expected[c], 1e-12);
 
-  std::vector<double> drawn(5, 0.0);
-  double total = 0;
-  for (uint64_t epoch = 0; epoch < 200; ++epoch)
-    for (int64_t i = 0; i < mixer.size(); ++i) {
-      const auto choice = mixer.choose(i, epoch);
-      if (!choice.synthetic) continue;
-      drawn[static_cast<size_t>(cache->record(choice.index).target_class)] += 1;
-      total += 1;
-    }
   const double n = 200.0 * static_cast<double>(mixer.size());
-  EXPECT_NEAR(total, n * 0.5, 5 * std::sqrt(n * 0.25));
-  for (size_t c = 0; c < expected.size(); ++c)
-    EXPECT_NEAR(drawn[c], total * expected[c], 5 * std::sqrt(total * expected[c] * (1 - expected[c]))) << c;
+  EXPECT_NEAR(replacements_per_target(mixer, *cache, 200, expected), n * 0.5, 5 * std::sqrt(n * 0.25));
 }
 
 TEST(Mixer, BalancedModeDoesNotEvenTheClassesOut) {
@@ -135,17 +142,7 @@ TEST(Mixer, InverseModeWeightsClassesAsTheAuthorsCode) {
   for (double& w : expected) w /= total;
   for (size_t c = 0; c < expected.size(); ++c) EXPECT_NEAR(mixer.target_class_weights(cache->size())[c], expected[c], 1e-12);
 
-  std::vector<double> drawn(5, 0.0);
-  double draws = 0;
-  for (uint64_t epoch = 0; epoch < 200; ++epoch)
-    for (int64_t i = 0; i < mixer.size(); ++i) {
-      const auto choice = mixer.choose(i, epoch);
-      if (!choice.synthetic) continue;
-      drawn[static_cast<size_t>(cache->record(choice.index).target_class)] += 1;
-      draws += 1;
-    }
-  for (size_t c = 0; c < expected.size(); ++c)
-    EXPECT_NEAR(drawn[c], draws * expected[c], 5 * std::sqrt(draws * expected[c] * (1 - expected[c]))) << c;
+  replacements_per_target(mixer, *cache, 200, expected);
 }
 
 TEST(Mixer, RealSamplesGetOneHotLabelsAndSyntheticOnesTheirSoftLabel) {
