@@ -131,12 +131,14 @@ void SampleStream::produce() {
 void SampleStream::persist() {
   // A stream whose samples are all on disk already reports nothing: there is no work to show.
   std::optional<Progress> progress;
-  if (resumed_from_ < options_.total) {
+  if (resumed_from_ < options_.total)
     progress.emplace("stream " + source_->name(), static_cast<uint64_t>(options_.total), "sample");
-    progress->set(static_cast<uint64_t>(resumed_from_));
-  }
   try {
     while (std::optional<Sample> sample = queue_.pop()) {
+      // The clock starts with the first sample, so that the rate leaves out the source's prepare (model loading,
+      // fine-tuning), which has its own progress.
+      if (progress && writer_->size() == resumed_from_)
+        progress->set(static_cast<uint64_t>(resumed_from_));
       const int64_t index = writer_->size();
       const SyntheticRecord& record = writer_->add(sample->image, record_of(*sample, index, num_classes_, source_->name()));
       publish(record);
