@@ -18,6 +18,7 @@
 #include "diffmix/data/datasets.hpp"
 #include "diffmix/registry.hpp"
 #include "diffmix/sample_source.hpp"
+#include "diffmix/classifier/trainer.hpp"
 
 namespace dmx::test {
 namespace {
@@ -81,12 +82,9 @@ TEST_F(FmnistDiffmixTest, ConfigNamesEverySetupAndEverySourceIsValid) {
   for (const auto& setup : compare.setups) {
     if (!setup.synthetic || !setup.synthetic->stream) continue;
     ++streamed;
-    SampleSourceContext context;
-    context.num_classes = dataset->num_classes();
-    context.dataset = dataset;
-    const auto& stream = *setup.synthetic->stream;
-    EXPECT_NO_THROW(registry.create_sample_source(stream.augmenter, stream.source, context)) << setup.name;
-    EXPECT_TRUE(stream.synchronous) << setup.name << ": the table must be reproducible";
+    const auto run = classifier::setup_run_config(compare, setup, compare.seeds.front());
+    EXPECT_NO_THROW(classifier::create_stream_source(run, dataset, registry)) << setup.name;
+    EXPECT_TRUE(setup.synthetic->stream->synchronous) << setup.name << ": the table must be reproducible";
   }
   EXPECT_EQ(streamed, kGenerative.size());
 }

@@ -15,7 +15,6 @@
 #include "diffmix/io/image.hpp"
 #include "diffmix/report/cache_sheet.hpp"
 #include "diffmix/registry.hpp"
-#include "diffmix/sample_source.hpp"
 #include "report.hpp"
 
 namespace dmx::classifier {
@@ -94,14 +93,8 @@ std::vector<std::vector<TrainResult>> run_comparison(const CompareConfig& compar
   context.num_classes = dataset->num_classes();
   for (const auto& setup : compare.setups) {
     AugmentChain::from_config(registry, setup.augment, context);
-    if (!setup.synthetic || !setup.synthetic->stream) continue;
-    const StreamSettings& stream = *setup.synthetic->stream;
-    SampleSourceContext source_context;
-    source_context.num_classes = dataset->num_classes();
-    source_context.seed = compare.seeds.front();
-    source_context.device = compare.base.device;
-    source_context.dataset = dataset;
-    registry.create_sample_source(stream.augmenter, stream.source, source_context);
+    const TrainConfig first_run = setup_run_config(compare, setup, compare.seeds.front());
+    if (first_run.synthetic.stream) create_stream_source(first_run, dataset, registry);
   }
 
   std::vector<std::vector<TrainResult>> runs(compare.setups.size());

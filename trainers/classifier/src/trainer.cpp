@@ -83,19 +83,8 @@ data::SampleStreamOptions stream_options(const TrainConfig& config, const data::
 
 std::shared_ptr<data::SampleStream> start_stream(const TrainConfig& config, const data::DatasetPtr& real,
                                                  PluginRegistry& registry) {
-  const StreamSettings& settings = *config.synthetic.stream;
-  SampleSourceContext context;
-  context.num_classes = real->num_classes();
-  context.seed = config.seed;
-  context.device = config.device;
-  context.cache_dir = config.output_dir + "/cache";
-  context.dataset = real;
-  auto source = registry.create_sample_source(settings.augmenter, settings.source, context);
-  if (!source->can_stream())
-    throw unsupported(settings.source.where("augmenter") + ": sample source '" + settings.augmenter +
-                      "' cannot stream (it offers paper mode only): fill a cache with `diffmix synthesize` and " +
-                      "train on it with [synthetic] cache = \"...\" and no source");
-  return std::make_shared<data::SampleStream>(std::move(source), real->num_classes(), stream_options(config, *real));
+  return std::make_shared<data::SampleStream>(create_stream_source(config, real, registry), real->num_classes(),
+                                              stream_options(config, *real));
 }
 
 Synthetic open_synthetic(const TrainConfig& config, const data::DatasetPtr& real, PluginRegistry& registry) {
@@ -210,6 +199,23 @@ data::Transforms test_transforms(const DataSettings& d, int64_t size) {
   t.center_crop(size, size);
   t.normalize(d.mean, d.stddev);
   return t;
+}
+
+std::shared_ptr<SampleSource> create_stream_source(const TrainConfig& config, const data::DatasetPtr& real,
+                                                   PluginRegistry& registry) {
+  const StreamSettings& settings = *config.synthetic.stream;
+  SampleSourceContext context;
+  context.num_classes = real->num_classes();
+  context.seed = config.seed;
+  context.device = config.device;
+  context.cache_dir = config.output_dir + "/cache";
+  context.dataset = real;
+  auto source = registry.create_sample_source(settings.augmenter, settings.source, context);
+  if (!source->can_stream())
+    throw unsupported(settings.source.where("augmenter") + ": sample source '" + settings.augmenter +
+                      "' cannot stream (it offers paper mode only): fill a cache with `diffmix synthesize` and " +
+                      "train on it with [synthetic] cache = \"...\" and no source");
+  return source;
 }
 
 TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry, const RunOptions& options) {

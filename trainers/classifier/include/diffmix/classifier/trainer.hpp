@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@
 
 namespace dmx {
 class PluginRegistry;
+class SampleSource;
 }
 
 namespace dmx::classifier {
@@ -40,6 +42,10 @@ at::Device run_device(const TrainConfig& config);
 int64_t input_image_size(const TrainConfig& config, const data::Dataset& train_set);
 // The evaluation transforms: Resize(size) when [data] image_size is set → CenterCrop(size) → normalize.
 data::Transforms test_transforms(const DataSettings& data, int64_t size);
+// The streamed sample source of a run with [synthetic] source, created (its keys checked by the plugin's schema) but
+// not prepared: no model is loaded yet. A source that cannot stream is an Unsupported error naming it.
+std::shared_ptr<SampleSource> create_stream_source(const TrainConfig& config, const data::DatasetPtr& real,
+                                                   PluginRegistry& registry);
 
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
