@@ -29,6 +29,15 @@ void print_report(const classifier::OracleReport& report) {
   for (const auto& row : report.by_strength)
     std::printf("  %8.2f  %7lld  %9.3f  %9.3f  %13.1f%%\n", row.strength, static_cast<long long>(row.samples),
                 row.target_probability, row.source_probability, row.target_top1 * 100.0);
+  std::printf("  %-16s samples  top-1 = target  most often taken for\n", "target class");
+  for (const auto& row : report.by_class) {
+    std::printf("  %-16s %7lld  %13.1f%%  %s\n", row.name.c_str(), static_cast<long long>(row.samples),
+                row.target_top1 * 100.0,
+                row.mistaken_for.empty() ? "-"
+                                         : (row.mistaken_for + " (" + std::to_string(static_cast<int>(
+                                                                          row.mistaken_share * 100.0 + 0.5)) +
+                                            "%)").c_str());
+  }
 }
 
 void run_oracle(const OracleOptions& options) {

@@ -34,6 +34,11 @@ void run_pretrain_command(const PretrainOptions& options) {
               result.scaling_factor);
   std::printf("UNet: %lld steps (%.3f s/step), last loss %.4f\n", static_cast<long long>(result.unet.steps),
               result.unet.seconds_per_step, result.unet.last_loss);
+  if (result.vae_decoder.steps > 0) {
+    std::printf("VAE decoder: %lld steps (%.3f s/step), last loss %.4f\n",
+                static_cast<long long>(result.vae_decoder.steps), result.vae_decoder.seconds_per_step,
+                result.vae_decoder.last_loss);
+  }
   std::printf("parameters: text encoder %lld, VAE %lld, UNet %lld\n",
               static_cast<long long>(result.text_encoder_parameters), static_cast<long long>(result.vae_parameters),
               static_cast<long long>(result.unet_parameters));

@@ -78,6 +78,16 @@ TEST(Oracle, RecognisesGeneratedClassesAndSeesMixesMoveTowardTheTarget) {
     EXPECT_GT(rows[i].at("target_probability").get<double>(), rows[i - 1].at("target_probability").get<double>())
         << "P(target) must rise with the strength";
   EXPECT_GT(rows[2].at("target_top1").get<double>(), 0.5);
+
+  // Every sample targets "light"; the ones it misses (the faint translations) it takes for "dark".
+  const auto& classes = report.at("by_class");
+  ASSERT_EQ(classes.size(), 1u);
+  EXPECT_EQ(classes[0].at("class"), "light");
+  EXPECT_EQ(classes[0].at("samples"), 16);
+  EXPECT_DOUBLE_EQ(classes[0].at("target_top1").get<double>(), report.at("target_top1").get<double>());
+  EXPECT_EQ(classes[0].at("mistaken_for"), "dark");
+  EXPECT_NEAR(classes[0].at("mistaken_share").get<double>(), 1.0 - report.at("target_top1").get<double>(), 1e-12);
+  EXPECT_NE(read_text(dir + "/log.txt").find("most often taken for"), std::string::npos);
 }
 
 }  // namespace

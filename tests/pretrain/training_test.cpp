@@ -1,11 +1,13 @@
-// Pretraining on a handful of Fashion-MNIST training images: both losses go down, a cancelled and resumed run ends
-// bit for bit where an uninterrupted one does, and the folder `diffmix pretrain` writes generates through the engine.
+// Pretraining on a handful of Fashion-MNIST training images: the losses go down, a cancelled and resumed run ends
+// bit for bit where an uninterrupted one does, the decoder phase leaves the latents alone, and the folder
+// `diffmix pretrain` writes generates through the engine.
 #include "pretrain/pretrain_fixtures.hpp"
 
 #include "diffmix/cancellation.hpp"
 #include "diffmix/data/datasets.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
+#include "diffmix/io/safetensors.hpp"
 #include "diffmix/sd/pipeline_stable_diffusion.hpp"
 #include "diffmix/sd_finetune/finetuner.hpp"
 #include "diffmix/sd_pretrain/latent_cache.hpp"
@@ -19,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace dmx::test {
 namespace {
@@ -71,6 +74,76 @@ TEST_F(PretrainTraining, VaeAndUNetLossesGoDown) {
 
 std::vector<uint8_t> bytes(const std::string& path) { return io::read_file(path); }
 
+// The tensors of one safetensors file whose names start with `prefix`.
+std::map<std::string, at::Tensor> tensors_with_prefix(const std::string& path, const std::string& prefix) {
+  const auto file = io::SafetensorsFile::open(path);
+  std::map<std::string, at::Tensor> out;
+  for (const auto& name : file.names()) {
+    if (name.rfind(prefix, 0) == 0) out[name] = file.tensor(name);
+  }
+  return out;
+}
+
+TEST_F(PretrainTraining, DecoderPhaseSharpensReconstructionsWithoutMovingTheLatents) {
+  const auto config = tiny_pretrain_config(fresh_pretrain_dir("decoder"), 20, 2, 40);
+  const auto dataset = data::open_dataset(config.data);
+  const auto images = pretrain::TrainingImages::load(*dataset, 16);
+  pretrain::Pretrainer trainer(config, dataset->class_names(), pretrain::pretraining_caption("clothing"));
+  auto g = generator(4);
+  for (int step = 0; step < 20; ++step) {
+    trainer.vae_step({images.batch(at::randint(0, 10, {4}, g, at::kLong)), at::randn({4, 4, 4, 4}, g)});
+  }
+  const auto latents = pretrain::LatentCache::encode(trainer.vae(), images, 4);
+  trainer.start_unet_phase(latents.scaling_factor(generator(2)));
+  EXPECT_THROW(trainer.decoder_step({}), dmx::Error);  // only in the decoder phase
+  trainer.start_decoder_phase();
+  EXPECT_EQ(trainer.phase(), pretrain::Phase::VaeDecoder);
+
+  const auto all = at::arange(10, at::kLong);
+  const pretrain::DecoderBatch fixed{images.batch(all), latents.sample(all, at::randn({10, 4, 4, 4}, g))};
+  const double before = trainer.decoder_loss(fixed).item<double>();
+  for (int step = 0; step < 40; ++step) {
+    const auto indices = at::randint(0, 10, {4}, g, at::kLong);
+    trainer.decoder_step({images.batch(indices), latents.sample(indices, at::randn({4, 4, 4, 4}, g))});
+  }
+  const double after = trainer.decoder_loss(fixed).item<double>();
+  EXPECT_LT(after, 0.9 * before) << "decoder loss " << before << " -> " << after;
+
+  // The encoder is what the UNet learnt from: it encodes exactly as before.
+  const auto again = pretrain::LatentCache::encode(trainer.vae(), images, 4);
+  const auto noise = at::randn({10, 4, 4, 4}, g);
+  EXPECT_TRUE(again.sample(all, noise).equal(latents.sample(all, noise)));
+}
+
+TEST_F(PretrainTraining, FinishedModelGetsADecoderPhaseWhenTheConfigAddsOne) {
+  const auto dir = fresh_pretrain_dir("decoder-added");
+  const auto before = tiny_pretrain_config(dir, 4, 2);
+  pretrain::run_pretrain(before);
+  const auto vae_file = before.output_dir + "/vae/diffusion_pytorch_model.safetensors";
+  const auto unet_file = before.output_dir + "/unet/diffusion_pytorch_model.safetensors";
+  const auto encoder = tensors_with_prefix(vae_file, "encoder.");
+  const auto decoder = tensors_with_prefix(vae_file, "decoder.");
+  const auto unet = bytes(unet_file);
+
+  const auto after = tiny_pretrain_config(dir, 4, 2, 6);
+  const auto result = pretrain::run_pretrain(after);
+  EXPECT_EQ(result.vae_decoder.steps, 6);
+  EXPECT_GT(result.vae_decoder.seconds_per_step, 0.0);
+  EXPECT_EQ(bytes(unet_file), unet);
+  for (const auto& [name, tensor] : tensors_with_prefix(vae_file, "encoder.")) {
+    EXPECT_TRUE(tensor.equal(encoder.at(name))) << name;
+  }
+  int changed = 0;
+  for (const auto& [name, tensor] : tensors_with_prefix(vae_file, "decoder.")) changed += !tensor.equal(decoder.at(name));
+  EXPECT_GT(changed, 0);
+
+  // Finished with its decoder steps: a third run trains nothing more.
+  const auto decoded = bytes(vae_file);
+  const auto third = pretrain::run_pretrain(after);
+  EXPECT_EQ(third.vae_decoder.seconds_per_step, 0.0);
+  EXPECT_EQ(bytes(vae_file), decoded);
+}
+
 // Runs until `cancel_at` (phase, step) asks to stop; returns whether the run finished.
 bool run_until(const pretrain::PretrainConfig& config, pretrain::Phase phase, int64_t step) {
   pretrain::PretrainRunOptions options;
@@ -88,15 +161,17 @@ bool run_until(const pretrain::PretrainConfig& config, pretrain::Phase phase, in
 }
 
 TEST_F(PretrainTraining, CancelledAndResumedRunEqualsAnUninterruptedOne) {
-  const auto straight = tiny_pretrain_config(fresh_pretrain_dir("straight"), 5, 5);
+  const auto straight = tiny_pretrain_config(fresh_pretrain_dir("straight"), 5, 5, 3);
   const auto result = pretrain::run_pretrain(straight);
   EXPECT_EQ(result.vae.steps, 5);
   EXPECT_EQ(result.unet.steps, 5);
+  EXPECT_EQ(result.vae_decoder.steps, 3);
 
-  const auto resumed = tiny_pretrain_config(fresh_pretrain_dir("resumed"), 5, 5);
+  const auto resumed = tiny_pretrain_config(fresh_pretrain_dir("resumed"), 5, 5, 3);
   EXPECT_FALSE(run_until(resumed, pretrain::Phase::Vae, 3));   // between periodic checkpoints (every 2 steps)
   EXPECT_FALSE(run_until(resumed, pretrain::Phase::UNet, 1));  // after the phase change
   EXPECT_FALSE(run_until(resumed, pretrain::Phase::UNet, 4));
+  EXPECT_FALSE(run_until(resumed, pretrain::Phase::VaeDecoder, 1));
   EXPECT_TRUE(run_until(resumed, pretrain::Phase::Vae, -1));
 
   for (const char* file : {"unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",

@@ -43,18 +43,45 @@ struct Tally {
   int64_t target_top1 = 0;
 };
 
+// Per target class: how often each class came out on top.
+using Confusion = std::map<int64_t, std::map<int64_t, int64_t>>;
+
 void add_batch(const at::Tensor& probabilities, const std::vector<int64_t>& indices, const data::SyntheticCache& cache,
-               std::map<double, Tally>& tallies) {
+               std::map<double, Tally>& tallies, Confusion& confusion) {
   const at::Tensor top = probabilities.argmax(1);
   for (size_t i = 0; i < indices.size(); ++i) {
     const auto& record = cache.record(indices[i]);
     Tally& tally = tallies[record.strength];
     const auto row = static_cast<int64_t>(i);
+    confusion[record.target_class][top[row].item<int64_t>()] += 1;
     tally.samples += 1;
     tally.target_probability += probabilities[row][record.target_class].item<double>();
     tally.source_probability += probabilities[row][record.source_class].item<double>();
     tally.target_top1 += top[row].item<int64_t>() == record.target_class ? 1 : 0;
   }
+}
+
+std::vector<OracleClass> summarise_classes(const Confusion& confusion, const std::vector<std::string>& class_names) {
+  std::vector<OracleClass> rows;
+  for (const auto& [target, predicted] : confusion) {
+    OracleClass row;
+    row.name = class_names.at(static_cast<size_t>(target));
+    int64_t other_count = 0;
+    for (const auto& [label, count] : predicted) {
+      row.samples += count;
+      if (label == target) {
+        row.target_top1 = static_cast<double>(count);
+      } else if (count > other_count) {
+        other_count = count;
+        row.mistaken_for = class_names.at(static_cast<size_t>(label));
+      }
+    }
+    const auto n = static_cast<double>(row.samples);
+    row.target_top1 /= n;
+    row.mistaken_share = static_cast<double>(other_count) / n;
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 OracleReport summarise(const std::string& folder, const std::map<double, Tally>& tallies) {
@@ -93,6 +120,7 @@ OracleReport judge_synthetic_cache(const TrainConfig& config, const std::string&
   const data::Transforms transforms = test_transforms(resized, image_size);
 
   std::map<double, Tally> tallies;
+  Confusion confusion;
   Progress progress("oracle " + cache_folder, static_cast<uint64_t>(cache->size()), "sample");
   at::NoGradGuard no_grad;
   for (int64_t begin = 0; begin < cache->size(); begin += kBatch) {
@@ -104,11 +132,13 @@ OracleReport judge_synthetic_cache(const TrainConfig& config, const std::string&
       indices.push_back(k);
     }
     const at::Tensor logits = model->forward(at::stack(images).to(device));
-    add_batch(logits.softmax(1).to(at::kCPU, at::kDouble), indices, *cache, tallies);
+    add_batch(logits.softmax(1).to(at::kCPU, at::kDouble), indices, *cache, tallies, confusion);
     progress.advance(indices.size());
   }
   progress.finish();
-  return summarise(cache_folder, tallies);
+  auto report = summarise(cache_folder, tallies);
+  report.by_class = summarise_classes(confusion, train_set->class_names());
+  return report;
 }
 
 void write_oracle_report(const std::string& path, const std::vector<OracleReport>& reports) {
@@ -121,11 +151,19 @@ void write_oracle_report(const std::string& path, const std::vector<OracleReport
                            {"target_probability", row.target_probability},
                            {"source_probability", row.source_probability},
                            {"target_top1", row.target_top1}});
+    nlohmann::json classes = nlohmann::json::array();
+    for (const auto& row : report.by_class)
+      classes.push_back({{"class", row.name},
+                         {"samples", row.samples},
+                         {"target_top1", row.target_top1},
+                         {"mistaken_for", row.mistaken_for},
+                         {"mistaken_share", row.mistaken_share}});
     json.push_back({{"cache", report.cache},
                     {"samples", report.samples},
                     {"target_top1", report.target_top1},
                     {"target_probability", report.target_probability},
-                    {"by_strength", strengths}});
+                    {"by_strength", strengths},
+                    {"by_class", classes}});
   }
   const std::string text = json.dump(2) + "\n";
   io::write_file_atomic(path, text.data(), text.size());

@@ -12,7 +12,8 @@
 namespace dmx::pretrain {
 
 // Purposes keep the streams of different draws apart.
-enum class RandomPurpose : uint64_t { TextEncoderInit = 1, VaeInit = 2, UNetInit = 3, VaeStep = 4, UNetStep = 5, Scaling = 6 };
+enum class RandomPurpose : uint64_t { TextEncoderInit = 1, VaeInit = 2, UNetInit = 3, VaeStep = 4, UNetStep = 5, Scaling = 6,
+                                    DecoderStep = 7 };
 
 inline at::Generator keyed_generator(uint64_t seed, RandomPurpose purpose, uint64_t index = 0) {
   using data::SampleRng;

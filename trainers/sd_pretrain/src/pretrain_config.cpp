@@ -55,6 +55,11 @@ void read_vae(const config::Table& table, VaeShape& shape, PretrainSettings& tra
   check_channels(table, shape.block_out_channels, shape.norm_num_groups, 1);
 }
 
+void read_vae_decoder(const config::Table& table, PretrainSettings& train) {
+  train.vae_decoder.steps = table.integer("steps", train.vae_decoder.steps, kNonNegative);
+  train.vae_decoder.learning_rate = table.number("learning_rate", train.vae_decoder.learning_rate, {0.0, 1.0});
+}
+
 void read_unet(const config::Table& table, UNetShape& shape, PretrainSettings& train) {
   train.unet.steps = table.integer("steps", train.unet.steps, kNonNegative);
   train.unet.learning_rate = table.number("learning_rate", train.unet.learning_rate, {0.0, 1.0});
@@ -121,6 +126,7 @@ PretrainConfig read_pretrain_config(const config::Table& root) {
   if (auto table = root.table("text_encoder")) read_text_encoder(*table, arch.text_encoder);
   if (auto table = root.table("vae")) read_vae(*table, arch.vae, config.train);
   if (auto table = root.table("unet")) read_unet(*table, arch.unet, config.train);
+  if (auto table = root.table("vae_decoder")) read_vae_decoder(*table, config.train);
   const auto factor = int64_t{1} << (arch.vae.block_out_channels.size() - 1);
   if (arch.resolution % factor != 0 || arch.resolution / factor < 2) {
     const auto where = pretrain ? pretrain->where("resolution") : root.source();

@@ -36,8 +36,10 @@ std::string exact_text(double value) {
 Phase parse_phase(const std::string& text, const std::string& path) {
   if (text == "vae") return Phase::Vae;
   if (text == "unet") return Phase::UNet;
+  if (text == "vae_decoder") return Phase::VaeDecoder;
   if (text == "done") return Phase::Done;
-  throw dmx::format_error(path + ": metadata phase is '" + text + "', expected 'vae', 'unet' or 'done'");
+  throw dmx::format_error(path + ": metadata phase is '" + text +
+                          "', expected 'vae', 'unet', 'vae_decoder' or 'done'");
 }
 
 std::string metadata_value(const std::map<std::string, std::string>& metadata, const std::string& key,
@@ -68,6 +70,7 @@ std::string to_string(Phase phase) {
   switch (phase) {
     case Phase::Vae: return "vae";
     case Phase::UNet: return "unet";
+    case Phase::VaeDecoder: return "vae_decoder";
     case Phase::Done: return "done";
   }
   return "vae";
@@ -133,6 +136,10 @@ at::Tensor Pretrainer::unet_loss(const UNetBatch& batch) const {
   return at::mse_loss(unet_->forward(noisy, batch.timesteps, context), target);
 }
 
+at::Tensor Pretrainer::decoder_loss(const DecoderBatch& batch) const {
+  return (vae_->decode(batch.latents) - batch.images).abs().mean();
+}
+
 double Pretrainer::apply_step(const at::Tensor& loss) {
   loss.backward();
   finetune::clip_gradient_norm(optimizer_->params(), config_.train.max_grad_norm);
@@ -152,6 +159,11 @@ double Pretrainer::unet_step(const UNetBatch& batch) {
   return apply_step(unet_loss(batch));
 }
 
+double Pretrainer::decoder_step(const DecoderBatch& batch) {
+  if (phase_ != Phase::VaeDecoder) throw dmx::invalid_argument("a decoder step in the " + to_string(phase_) + " phase");
+  return apply_step(decoder_loss(batch));
+}
+
 void Pretrainer::start_unet_phase(double scaling_factor) {
   if (phase_ != Phase::Vae) throw dmx::invalid_argument("the UNet phase starts after the VAE phase");
   for (auto& [name, tensor] : weights_.vae) tensor.requires_grad_(false);
@@ -161,8 +173,25 @@ void Pretrainer::start_unet_phase(double scaling_factor) {
   start_optimizer(weights_.unet, config_.train.unet.learning_rate);
 }
 
+void Pretrainer::start_decoder_phase() {
+  if (phase_ != Phase::UNet) throw dmx::invalid_argument("the decoder phase starts after the UNet phase");
+  for (auto& [name, tensor] : weights_.unet) tensor.requires_grad_(false);
+  NamedTensors decoder;
+  for (auto& [name, tensor] : weights_.vae) {
+    if (name.rfind("decoder.", 0) == 0 || name.rfind("post_quant_conv.", 0) == 0) {
+      tensor.requires_grad_(true);
+      decoder.emplace_back(name, tensor);
+    }
+  }
+  phase_ = Phase::VaeDecoder;
+  step_ = 0;
+  start_optimizer(decoder, config_.train.vae_decoder.learning_rate);
+}
+
 void Pretrainer::finish() {
   for (auto& [name, tensor] : weights_.unet) tensor.requires_grad_(false);
+  for (auto& [name, tensor] : weights_.vae) tensor.requires_grad_(false);
+  if (phase_ == Phase::VaeDecoder) decoder_steps_ = step_;
   phase_ = Phase::Done;
   step_ = 0;
 }
@@ -183,7 +212,8 @@ void Pretrainer::save_checkpoint(const std::string& path, int64_t image_count) c
                         {"scaling_factor", exact_text(scaling_factor_)},
                         {"seed", std::to_string(config_.seed)},
                         {"architecture", config_.architecture.signature()},
-                        {"images", std::to_string(image_count)}});
+                        {"images", std::to_string(image_count)},
+                        {"vae_decoder_steps", std::to_string(decoder_steps_)}});
 }
 
 void Pretrainer::load_checkpoint(const std::string& path, int64_t image_count) {
@@ -203,22 +233,30 @@ void Pretrainer::load_checkpoint(const std::string& path, int64_t image_count) {
   const auto phase = parse_phase(metadata_value(metadata, "phase", path), path);
   const auto step_text = metadata_value(metadata, "step", path);
   const auto scaling_text = metadata_value(metadata, "scaling_factor", path);
-  int64_t step = 0;
+  // Absent from checkpoints written before the decoder phase existed: those took no decoder steps.
+  const auto decoder_text = metadata.count("vae_decoder_steps") ? metadata.at("vae_decoder_steps") : "0";
+  int64_t step = 0, decoder_steps = 0;
   double scaling = 1.0;
   try {
     step = std::stoll(step_text);
     scaling = std::stod(scaling_text);
+    decoder_steps = std::stoll(decoder_text);
   } catch (const std::exception&) {
     throw dmx::format_error(path + ": metadata step '" + step_text + "' / scaling_factor '" + scaling_text +
-                            "' is not a number");
+                            "' / vae_decoder_steps '" + decoder_text + "' is not a number");
   }
 
   restore(weights_.text_encoder, file, kTextEncoderPrefix);
   restore(weights_.vae, file, kVaePrefix);
   restore(weights_.unet, file, kUNetPrefix);
   if (phase != Phase::Vae) start_unet_phase(scaling);
-  if (phase == Phase::Done) {
+  if (phase == Phase::VaeDecoder) start_decoder_phase();
+  if (phase == Phase::Done && decoder_steps == 0 && config_.train.vae_decoder.steps > 0) {
+    start_decoder_phase();
+    step = 0;
+  } else if (phase == Phase::Done) {
     finish();
+    decoder_steps_ = decoder_steps;
   } else {
     std::map<std::string, at::Tensor> state;
     for (const auto& name : file.names()) {
@@ -226,7 +264,7 @@ void Pretrainer::load_checkpoint(const std::string& path, int64_t image_count) {
     }
     optimizer_->load_state(state, step, path);
   }
-  step_ = phase == Phase::Done ? 0 : step;
+  if (phase_ != Phase::Done) step_ = step;
   // The text encoder's weights may have changed: encode the prompts again.
   at::NoGradGuard no_grad;
   prompt_embeddings_ = text_encoder_->encode(tokenizer_->encode_batch({caption_, ""}).input_ids);

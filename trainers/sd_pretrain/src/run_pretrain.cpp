@@ -52,6 +52,19 @@ UNetBatch draw_unet_batch(const LatentCache& latents, double scaling_factor, con
   return batch;
 }
 
+// Every draw of decoder step `step`: which images, and their posterior samples' noise.
+DecoderBatch draw_decoder_batch(const TrainingImages& images, const LatentCache& latents, int64_t batch_size,
+                                uint64_t seed, int64_t step) {
+  auto generator = keyed_generator(seed, RandomPurpose::DecoderStep, static_cast<uint64_t>(step));
+  std::vector<int64_t> shape{batch_size};
+  for (const auto d : latents.latent_shape()) shape.push_back(d);
+  const auto indices = at::randint(0, images.size(), {batch_size}, generator, at::kLong);
+  DecoderBatch batch;
+  batch.images = images.batch(indices);
+  batch.latents = latents.sample(indices, at::randn(shape, generator, at::kFloat));
+  return batch;
+}
+
 std::string loss_note(double loss) {
   char text[64];
   std::snprintf(text, sizeof text, "loss %.4f", loss);
@@ -124,15 +137,31 @@ PretrainResult run_pretrain(const PretrainConfig& config, const data::Dataset& d
       trainer.save_checkpoint(checkpoint, image_count);
       spdlog::info("VAE trained; latent scaling_factor {:.5f}", trainer.scaling_factor());
     }
-    const auto timesteps = trainer.noise_scheduler().num_train_timesteps();
-    result.unet = run_phase(trainer, settings.unet.steps, config, checkpoint, image_count, options, [&](int64_t step) {
-      return trainer.unet_step(
-          draw_unet_batch(latents, trainer.scaling_factor(), settings, timesteps, config.seed, step));
-    });
+    if (trainer.phase() == Phase::UNet) {
+      const auto timesteps = trainer.noise_scheduler().num_train_timesteps();
+      result.unet = run_phase(trainer, settings.unet.steps, config, checkpoint, image_count, options, [&](int64_t step) {
+        return trainer.unet_step(
+            draw_unet_batch(latents, trainer.scaling_factor(), settings, timesteps, config.seed, step));
+      });
+      if (settings.vae_decoder.steps > 0) {
+        trainer.start_decoder_phase();
+        trainer.save_checkpoint(checkpoint, image_count);
+      }
+    } else {
+      result.unet.steps = settings.unet.steps;
+    }
+    if (trainer.phase() == Phase::VaeDecoder) {
+      result.vae_decoder =
+          run_phase(trainer, settings.vae_decoder.steps, config, checkpoint, image_count, options, [&](int64_t step) {
+            return trainer.decoder_step(
+                draw_decoder_batch(*images, latents, settings.batch_size, config.seed, step));
+          });
+    }
     trainer.finish();
     trainer.save_checkpoint(checkpoint, image_count);
   } else {
     result.unet.steps = settings.unet.steps;
+    result.vae_decoder.steps = settings.vae_decoder.steps;
   }
   trainer.write_model(config.output_dir);
   result.scaling_factor = trainer.scaling_factor();

@@ -29,12 +29,22 @@ struct OracleStrength {
   double target_top1 = 0;         // share whose top class is the target
 };
 
+// The samples made for one target class: which of them the oracle recognises, and what it takes the others for.
+struct OracleClass {
+  std::string name;
+  int64_t samples = 0;
+  double target_top1 = 0;        // share whose top class is this target
+  std::string mistaken_for;      // the most frequent other top class ("" when every sample is recognised)
+  double mistaken_share = 0;     // share of this class's samples given that class
+};
+
 struct OracleReport {
   std::string cache;
   int64_t samples = 0;
   double target_top1 = 0;
   double target_probability = 0;
   std::vector<OracleStrength> by_strength;  // ascending strength
+  std::vector<OracleClass> by_class;        // in class order, classes with samples only
 };
 
 // Classifies every sample of the cache at `cache_folder` (manifest.jsonl or the authors' meta.csv) with the oracle

@@ -8,9 +8,12 @@
 //                   adam_beta1, adam_beta2, adam_epsilon
 //   [vae]           steps, learning_rate, kl_weight, block_out_channels, layers_per_block, norm_num_groups
 //   [unet]          steps, learning_rate, block_out_channels, layers_per_block, attention_heads, norm_num_groups
+//   [vae_decoder]   steps, learning_rate
 //   [text_encoder]  hidden_size, intermediate_size, layers, heads, max_length
 //
-// The VAE trains first, then the UNet on the trained VAE's latents; the text encoder keeps its random weights.
+// The VAE trains first, then the UNet on the trained VAE's latents, then (when [vae_decoder] steps > 0) the VAE's
+// decoder alone with the encoder frozen, so that the UNet's latents stay valid; the text encoder keeps its random
+// weights.
 #pragma once
 
 #include "diffmix/config.hpp"
@@ -75,6 +78,9 @@ struct PretrainSettings {
   PhaseSettings vae{1500, 1e-3};
   double kl_weight = 1e-6;  // SD's VAE: a nearly plain autoencoder with a slightly regularised latent
   PhaseSettings unet{4000, 5e-4};
+  // Decoder-only fine-tuning after the UNet (Stable Diffusion's ft-EMA/ft-MSE VAEs were made the same way): the
+  // encoder, hence every latent, stays as the UNet learnt it; only the images decoded from them get sharper.
+  PhaseSettings vae_decoder{0, 1e-4};
 };
 
 struct PretrainConfig {

@@ -3,6 +3,7 @@
 //   1. the VAE, as an autoencoder: L1 reconstruction + kl_weight × KL(posterior ‖ N(0, 1));
 //   2. the UNet, on the trained VAE's latents scaled by 1 / their std: DDPM ε-prediction MSE, 1000 steps,
 //      scaled_linear betas 0.00085 → 0.012, t uniform, captions "a photo of a {metaclass}" (some left empty);
+//   3. optionally the VAE's decoder alone, on the same frozen latents: L1 reconstruction;
 //   the text encoder keeps its random initialisation (SD's CLIP is frozen too).
 //
 //   auto result = run_pretrain(config);           // resumes from <work_dir>/checkpoint.safetensors
@@ -13,6 +14,8 @@
 //   double loss = trainer.vae_step(batch);         // one AdamW step on the VAE
 //   trainer.start_unet_phase(scaling_factor);
 //   loss = trainer.unet_step(unet_batch);
+//   trainer.start_decoder_phase();                 // optional
+//   loss = trainer.decoder_step(decoder_batch);
 //   trainer.write_model("models/fmnist-sd");
 //
 // The engine's layers hold the very tensors this class optimises (dmx::sd::SharedWeightsScope), so an AdamW step
@@ -41,7 +44,7 @@
 namespace dmx::pretrain {
 
 // What is training now; the order of a run.
-enum class Phase { Vae, UNet, Done };
+enum class Phase { Vae, UNet, VaeDecoder, Done };
 std::string to_string(Phase phase);
 
 // The draws of one VAE step.
@@ -56,6 +59,12 @@ struct UNetBatch {
   at::Tensor noise;          // float [B, C, h, w] standard normal
   at::Tensor timesteps;      // int64 [B] in [0, 1000)
   at::Tensor empty_caption;  // bool [B]: true trains that example with the empty prompt
+};
+
+// The draws of one decoder step.
+struct DecoderBatch {
+  at::Tensor images;   // float [B, 3, R, R] in [-1, 1]
+  at::Tensor latents;  // float [B, C, h, w]: the frozen encoder's posterior samples of those images (unscaled)
 };
 
 class Pretrainer {
@@ -74,19 +83,27 @@ class Pretrainer {
   at::Tensor vae_loss(const VaeBatch& batch) const;
   // The ε-prediction MSE, with autograd recording through the UNet's weights.
   at::Tensor unet_loss(const UNetBatch& batch) const;
+  // L1 between the decoded latents and the images, with autograd recording through the decoder's weights.
+  at::Tensor decoder_loss(const DecoderBatch& batch) const;
   // One step of the current phase: forward, backward, gradient clipping, AdamW. Returns the loss.
   double vae_step(const VaeBatch& batch);
   double unet_step(const UNetBatch& batch);
+  double decoder_step(const DecoderBatch& batch);
 
   // Ends the VAE phase: the VAE is frozen and its config records `scaling_factor`; the UNet's optimizer starts.
   void start_unet_phase(double scaling_factor);
-  // Ends the UNet phase.
+  // Ends the UNet phase and starts the decoder's optimizer on decoder.* and post_quant_conv.* (the encoder and
+  // quant_conv stay frozen, so the latents the UNet learnt do not move).
+  void start_decoder_phase();
+  // Ends the last phase.
   void finish();
 
   // Checkpoint = all weights + the current phase's optimizer state + phase, step, scaling factor + the seed,
   // architecture and image count that must not change across a resume.
   void save_checkpoint(const std::string& path, int64_t image_count) const;
   // Restores a checkpoint of the same seed, architecture and image count (an InvalidArgument error otherwise).
+  // A finished checkpoint that took no decoder steps resumes in the decoder phase at step 0 when the config now
+  // asks for decoder steps: a model pretrained without that phase gets it by adding [vae_decoder] and rerunning.
   void load_checkpoint(const std::string& path, int64_t image_count);
 
   // The diffusers folder of the current weights.
@@ -117,6 +134,7 @@ class Pretrainer {
   std::optional<finetune::AdamW> optimizer_;
   Phase phase_ = Phase::Vae;
   int64_t step_ = 0;
+  int64_t decoder_steps_ = 0;  // decoder steps of a finished run, recorded in its checkpoint
   double scaling_factor_ = 1.0;
 };
 
@@ -135,13 +153,13 @@ struct PhaseResult {
 
 struct PretrainResult {
   std::string output_dir;
-  PhaseResult vae, unet;
+  PhaseResult vae, unet, vae_decoder;
   double scaling_factor = 1.0;
   int64_t text_encoder_parameters = 0, vae_parameters = 0, unet_parameters = 0;
 };
 
-// The whole run on `dataset` (its images only): VAE steps, the latent encoding, UNet steps, then the model folder
-// in config.output_dir. Checkpoints every checkpoint_every steps, at the phase change and on cancellation (then
+// The whole run on `dataset` (its images only): VAE steps, the latent encoding, UNet steps, decoder steps, then the
+// model folder in config.output_dir. Checkpoints every checkpoint_every steps, at the phase change and on cancellation (then
 // throws dmx::cancelled). Every random draw of step s of a phase comes from a generator seeded by (seed, phase, s),
 // so a resumed run repeats the uninterrupted one bit for bit.
 PretrainResult run_pretrain(const PretrainConfig& config, const data::Dataset& dataset,
