@@ -1,4 +1,6 @@
-// CLIPTokenizer against the fixture's `tokenizer` case (ids exactly), plus clear errors for broken tokenizer files.
+// CLIPTokenizer against the fixture set's `tokenizer` case (ids exactly), plus unit tests that spell out tokens of the
+// vocabulary bundled in the source tree (so they read that copy whatever $DIFFMIX_SD_FIXTURES names) and clear
+// errors for broken tokenizer files.
 #include "clip_fixture.hpp"
 
 #include "diffmix/error.hpp"
@@ -14,7 +16,10 @@ namespace {
 
 using dmx::sd::CLIPTokenizer;
 
+// The fixture set's tokenizer, for parity with its recorded ids.
 std::string tokenizer_dir() { return dmx::test::sd_fixture_dir() + "/model/tokenizer"; }
+// The tokenizer in the source tree, whose vocabulary the unit tests below name tokens of ("horse</w>", ...).
+std::string bundled_tokenizer_dir() { return dmx::test::source_dir() + "/tests/fixtures/sd-tiny/model/tokenizer"; }
 
 std::vector<int64_t> to_vector(const at::Tensor& t) {
   const auto flat = t.reshape({-1}).contiguous();
@@ -47,7 +52,7 @@ TEST(CLIPTokenizerParity, MatchesTransformersIdsForEveryPrompt) {
 }
 
 TEST(CLIPTokenizerTest, BatchesArePaddedPerPrompt) {
-  const auto tokenizer = CLIPTokenizer::load(tokenizer_dir());
+  const auto tokenizer = CLIPTokenizer::load(bundled_tokenizer_dir());
   const auto batch = tokenizer.encode_batch({"a photo of a horse", ""}, 10);
   ASSERT_EQ(batch.input_ids.sizes(), at::IntArrayRef({2, 10}));
   const auto empty = to_vector(batch.input_ids[1]);
@@ -58,14 +63,14 @@ TEST(CLIPTokenizerTest, BatchesArePaddedPerPrompt) {
 }
 
 TEST(CLIPTokenizerTest, SpecialTokensInTextAreKeptWhole) {
-  const auto tokenizer = CLIPTokenizer::load(tokenizer_dir());
+  const auto tokenizer = CLIPTokenizer::load(bundled_tokenizer_dir());
   const auto ids = tokenizer.encode("a<|endoftext|>b");
   ASSERT_EQ(ids.size(), 5u);
   EXPECT_EQ(ids[2], tokenizer.eos_token_id());
 }
 
 TEST(CLIPTokenizerTest, AddedTokensGetNewIdsAndAreMatchedWhole) {
-  auto tokenizer = CLIPTokenizer::load(tokenizer_dir());
+  auto tokenizer = CLIPTokenizer::load(bundled_tokenizer_dir());
   const auto base = tokenizer.vocab_size();
   EXPECT_EQ(tokenizer.add_token("<class_0>"), base);
   EXPECT_EQ(tokenizer.add_token("<class_0>_1"), base + 1);
@@ -81,7 +86,7 @@ TEST(CLIPTokenizerTest, AddedTokensGetNewIdsAndAreMatchedWhole) {
 }
 
 TEST(CLIPTokenizerTest, InvalidUtf8PromptIsAnError) {
-  const auto tokenizer = CLIPTokenizer::load(tokenizer_dir());
+  const auto tokenizer = CLIPTokenizer::load(bundled_tokenizer_dir());
   try {
     tokenizer.encode("caf\xc3");
     FAIL();
@@ -98,7 +103,7 @@ class BrokenTokenizerTest : public ::testing::Test {
     char pattern[] = "/tmp/dmx_tokenizer_XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);
     dir_ = pattern;
-    ASSERT_EQ(std::system(("cp '" + tokenizer_dir() + "'/* '" + dir_ + "'").c_str()), 0);
+    ASSERT_EQ(std::system(("cp '" + bundled_tokenizer_dir() + "'/* '" + dir_ + "'").c_str()), 0);
   }
   void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
   void replace(const std::string& name, const std::string& content) {

@@ -1,5 +1,6 @@
 // DPMSolverMultistepScheduler against diffusers 0.27.2 on the `scheduler_dpmsolver` fixture case: training schedule,
-// timesteps and sigmas for every spacing, img2img start indices, and the latents after every solver step.
+// timesteps and sigmas for every spacing, img2img start indices, and the latents after every solver step. Step counts
+// come from the case itself (its tensor names and metadata), so any fixture set built the same way runs unchanged.
 #include "../sd_fixtures.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/safetensors.hpp"
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,16 @@ class DpmSolverParity : public ::testing::Test {
   }
   static void TearDownTestSuite() { reference_.reset(); }
   static at::Tensor ref(const std::string& name) { return reference_->tensor(name); }
+  // The first group of every tensor name that matches `pattern` (e.g. the N of "steps<N>.x_T"), in name order.
+  static std::vector<std::string> names_matching(const std::string& pattern) {
+    const std::regex re(pattern);
+    std::vector<std::string> found;
+    std::smatch match;
+    for (const auto& name : reference_->names()) {
+      if (std::regex_match(name, match, re)) found.push_back(match[1].str());
+    }
+    return found;
+  }
   static DPMSolverMultistepScheduler fixture_scheduler() {
     return DPMSolverMultistepScheduler::load(sd_fixture_dir() + "/model");
   }
@@ -50,20 +62,25 @@ TEST_F(DpmSolverParity, TrainingScheduleMatches) {
 }
 
 TEST_F(DpmSolverParity, TimestepsAndSigmasForEverySpacing) {
-  for (const std::string spacing : {"linspace", "leading", "trailing"}) {
-    for (const int64_t steps : {5, 25}) {
-      SCOPED_TRACE(spacing + " " + std::to_string(steps));
-      auto scheduler = scheduler_with_spacing(spacing);
-      scheduler.set_timesteps(steps);
-      const std::string suffix = spacing + "." + std::to_string(steps);
-      EXPECT_TRUE(at::equal(as_tensor(scheduler.timesteps()), ref("timesteps." + suffix)));
-      EXPECT_LT(relative_error(as_tensor(scheduler.sigmas()), ref("sigmas." + suffix)), 1e-6);
-    }
+  // "timesteps.<spacing>.<steps>", each with its "sigmas.<spacing>.<steps>".
+  const auto suffixes = names_matching(R"(timesteps\.((linspace|leading|trailing)\.[0-9]+))");
+  ASSERT_FALSE(suffixes.empty()) << "the case records no timesteps.<spacing>.<steps>";
+  for (const auto& suffix : suffixes) {
+    SCOPED_TRACE(suffix);
+    const auto dot = suffix.find('.');
+    auto scheduler = scheduler_with_spacing(suffix.substr(0, dot));
+    scheduler.set_timesteps(std::stoll(suffix.substr(dot + 1)));
+    EXPECT_TRUE(at::equal(as_tensor(scheduler.timesteps()), ref("timesteps." + suffix)));
+    EXPECT_LT(relative_error(as_tensor(scheduler.sigmas()), ref("sigmas." + suffix)), 1e-6);
   }
 }
 
-TEST_F(DpmSolverParity, LinspaceStepsOf25StartAt999) {
-  auto scheduler = fixture_scheduler();
+// A property of diffusers' linspace spacing over 1000 training steps, whatever the fixture set records.
+TEST(DpmSolverSchedule, LinspaceStepsOf25StartAt999) {
+  SchedulerConfig config;
+  config.num_train_timesteps = 1000;
+  config.timestep_spacing = "linspace";
+  DPMSolverMultistepScheduler scheduler(config);
   scheduler.set_timesteps(25);
   ASSERT_EQ(scheduler.timesteps().size(), 25u);
   EXPECT_EQ(scheduler.timesteps().front(), 999);
@@ -100,25 +117,24 @@ void expect_trajectory(DPMSolverMultistepScheduler& scheduler, at::Tensor latent
   }
 }
 
-TEST_F(DpmSolverParity, EveryStepOfA25StepRunMatches) {
-  auto scheduler = fixture_scheduler();
-  scheduler.set_timesteps(25);
-  expect_trajectory(scheduler, ref("steps25.x_T"), scheduler.timesteps(), ref("steps25.model_output"),
-                    ref("steps25.latents"));
-}
-
-TEST_F(DpmSolverParity, EveryStepOfA5StepRunMatches) {
-  auto scheduler = fixture_scheduler();
-  scheduler.set_timesteps(5);
-  expect_trajectory(scheduler, ref("steps5.x_T"), scheduler.timesteps(), ref("steps5.model_output"),
-                    ref("steps5.latents"));
+TEST_F(DpmSolverParity, EveryStepOfEveryRecordedRunMatches) {
+  const auto step_counts = names_matching(R"(steps([0-9]+)\.x_T)");
+  ASSERT_FALSE(step_counts.empty()) << "the case records no steps<N>.x_T";
+  for (const auto& steps : step_counts) {
+    SCOPED_TRACE(steps + " steps");
+    auto scheduler = fixture_scheduler();
+    scheduler.set_timesteps(std::stoll(steps));
+    const std::string run = "steps" + steps;
+    expect_trajectory(scheduler, ref(run + ".x_T"), scheduler.timesteps(), ref(run + ".model_output"),
+                      ref(run + ".latents"));
+  }
 }
 
 TEST_F(DpmSolverParity, Img2ImgNoisingAndStepsFromTheBeginIndex) {
   const auto recorded_timesteps = ref("i2i.timesteps");
   const int64_t run = recorded_timesteps.size(0);
   auto scheduler = fixture_scheduler();
-  scheduler.set_timesteps(ref("steps5.model_output").size(0));
+  scheduler.set_timesteps(std::stoll(reference_->metadata().at("i2i_steps")));
   const int64_t begin = static_cast<int64_t>(scheduler.timesteps().size()) - run;
   scheduler.set_begin_index(begin);
   const std::vector<int64_t> used(scheduler.timesteps().begin() + begin, scheduler.timesteps().end());
@@ -133,7 +149,7 @@ TEST_F(DpmSolverParity, Img2ImgNoisingAndStepsFromTheBeginIndex) {
 
 TEST_F(DpmSolverParity, AddNoiseWithoutBeginIndexLooksTheTimestepUp) {
   auto scheduler = fixture_scheduler();
-  scheduler.set_timesteps(5);
+  scheduler.set_timesteps(std::stoll(reference_->metadata().at("i2i_steps")));
   const auto x0 = ref("i2i.x0");
   const int64_t t = ref("i2i.timesteps")[0].item<int64_t>();
   const auto noisy = scheduler.add_noise(x0, ref("i2i.noise"), at::full({x0.size(0)}, t, at::kLong));
