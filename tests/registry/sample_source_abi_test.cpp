@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "../common/test_env.hpp"
+#include "../common/three_images.hpp"
 #include "diffmix/config.hpp"
 #include "diffmix/data/dataset.hpp"
 #include "diffmix/error.hpp"
@@ -20,25 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Three tiny images of three classes: the sources only need a dataset to be created with.
-class ThreeImages : public dmx::data::Dataset {
- public:
-  int64_t size() const override { return 3; }
-  int64_t label(int64_t index) const override { return index; }
-  at::Tensor load_image(int64_t index, const dmx::data::ImageRequest&) const override {
-    check_index(index);
-    return at::full({2, 2, 3}, index, at::kByte);
-  }
-  const std::vector<std::string>& class_names() const override { return names_; }
-  const std::string& metaclass() const override { return metaclass_; }
-  const std::string& name() const override { return name_; }
-  std::string describe(int64_t index) const override { return "image " + std::to_string(index); }
-
- private:
-  std::vector<std::string> names_{"a", "b", "c"};
-  std::string metaclass_ = "thing";
-  std::string name_ = "three images";
-};
+using dmx::test::ThreeImages;
 
 constexpr uint64_t kSeed = 100;
 

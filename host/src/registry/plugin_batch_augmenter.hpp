@@ -18,6 +18,9 @@ class PluginBatchAugmenter final : public BatchAugmenter {
   const std::string& name() const override { return name_; }
 
  private:
+  // Refuses a result the trainer cannot use in place of `in` (see the definition for what is checked).
+  void check_result(const Batch& in, const Batch& out) const;
+
   std::shared_ptr<PluginLibrary> library_;  // declared first: destroyed last, after the instance
   const dmx_augmenter_factory& factory_;
   void* instance_;

@@ -23,6 +23,8 @@ std::string loader_reason(const std::string& message) {
   return message.substr(start, end != std::string::npos && end > start ? end - start : std::string::npos);
 }
 
+constexpr uint32_t kMaxAugmenters = 1024;
+
 std::string version_string(dmx_abi_version v) { return std::to_string(v.major) + "." + std::to_string(v.minor); }
 
 // Tables are checked against their size in ABI 1.0, never against sizeof of this host's structs: a plugin built
@@ -87,6 +89,10 @@ void check_descriptor(const dmx_plugin_descriptor& d) {
   if (!d.name || !*d.name) throw plugin_error("descriptor has no plugin name");
   if (!d.version) throw plugin_error("descriptor has no version");
   if (d.augmenter_count > 0 && !d.augmenters) throw plugin_error("descriptor lists augmenters but gives none");
+  // A count beyond any real plugin is a corrupt descriptor; reading that many table pointers would run off its array.
+  if (d.augmenter_count > kMaxAugmenters)
+    throw plugin_error("descriptor claims " + std::to_string(d.augmenter_count) + " augmenters, more than the " +
+                       std::to_string(kMaxAugmenters) + " a plugin may offer");
   std::set<std::string> names;
   for (uint32_t i = 0; i < d.augmenter_count; ++i) check_factory(d.augmenters[i], i, names);
 }

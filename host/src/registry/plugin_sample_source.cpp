@@ -1,5 +1,6 @@
 #include "plugin_sample_source.hpp"
 
+#include <cmath>
 #include <utility>
 
 #include "diffmix/dlpack.hpp"
@@ -16,7 +17,37 @@ std::string sizes_of(const at::Tensor& tensor) {
   return text + "]";
 }
 
+// Samples go to disk and to the data loader: a tensor elsewhere is refused before anything looks at its data.
+void require_cpu(const DLManagedTensor& tensor, const char* what) {
+  if (tensor.dl_tensor.device.device_type != kDLCPU)
+    throw shape_error(std::string(what) + " must be on the CPU, got DLPack device type " +
+                      std::to_string(tensor.dl_tensor.device.device_type));
+}
+
+// Imports a received tensor; `owned` lets go of it only once the import succeeded, so a refused one is still freed.
+at::Tensor import_owned(ManagedTensor& owned) {
+  at::Tensor tensor = dlpack::import_tensor(owned.tensor);
+  owned.release();
+  return tensor;
+}
+
 }  // namespace
+
+// What the trainer and the cache writer rely on, checked once where a plugin's mistake happens.
+void PluginSampleSource::check_sample(const Sample& sample) const {
+  if (sample.image.dim() != 3 || sample.image.scalar_type() != at::kByte)
+    throw shape_error("image must be uint8 H×W×C, got " + sizes_of(sample.image));
+  if (sample.soft_label.dim() != 1 || sample.soft_label.size(0) != num_classes_ ||
+      sample.soft_label.scalar_type() != at::kFloat)
+    throw shape_error("soft label must be float [" + std::to_string(num_classes_) + "], got " +
+                      sizes_of(sample.soft_label));
+  // A soft label is a distribution over the classes: non-negative, summing to 1 (to float rounding).
+  const double sum = sample.soft_label.sum().item<double>();
+  const bool negative = sample.soft_label.lt(0).any().item<bool>();
+  if (negative || !(std::abs(sum - 1.0) <= 1e-3))
+    throw invalid_argument("soft label must be non-negative and sum to 1, got sum " + std::to_string(sum) +
+                           (negative ? " with negative entries" : ""));
+}
 
 PluginSampleSource::PluginSampleSource(std::shared_ptr<PluginLibrary> library, const dmx_augmenter_factory& factory,
                                        std::unique_ptr<DatasetView> dataset_view, void* instance, int64_t num_classes)
@@ -69,15 +100,17 @@ std::optional<Sample> PluginSampleSource::next() {
     throw plugin_error("sample source '" + name_ + "' (" + library_->path() + ") next: returned no tensors");
 
   Sample sample;
-  sample.image = dlpack::import_tensor(image.release());
-  sample.soft_label = dlpack::import_tensor(soft_label.release());
-  // What the trainer relies on is checked here, once, so a plugin's mistake is reported where it happens.
-  if (sample.image.dim() != 3 || sample.image.scalar_type() != at::kByte)
-    throw shape_error("sample source '" + name_ + "' next: image must be uint8 H×W×C, got " + sizes_of(sample.image));
-  if (sample.soft_label.dim() != 1 || sample.soft_label.size(0) != num_classes_ ||
-      sample.soft_label.scalar_type() != at::kFloat)
-    throw shape_error("sample source '" + name_ + "' next: soft label must be float [" + std::to_string(num_classes_) +
-                      "], got " + sizes_of(sample.soft_label));
+  try {
+    require_cpu(*out.image, "image");
+    require_cpu(*out.soft_label, "soft label");
+    sample.image = import_owned(image);
+    sample.soft_label = import_owned(soft_label);
+    check_sample(sample);
+  } catch (const Error& e) {
+    throw Error(e.category(), "sample source '" + name_ + "' (" + library_->path() + ") next: " + e.what());
+  } catch (const std::exception& e) {
+    throw plugin_error("sample source '" + name_ + "' (" + library_->path() + ") next: " + e.what());
+  }
   sample.source_class = out.source_class;
   sample.target_class = out.target_class;
   sample.strength = out.strength;

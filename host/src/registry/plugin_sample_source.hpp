@@ -28,6 +28,9 @@ class PluginSampleSource final : public SampleSource {
  private:
   // Throws the dmx::Error for a failed call, in the category of the plugin's status.
   [[noreturn]] void fail(const char* call, dmx_status status, dmx_error& error) const;
+  // Refuses a sample the rest of the host cannot use: a wrong type or shape, a soft label that is not a
+  // distribution.
+  void check_sample(const Sample& sample) const;
 
   std::shared_ptr<PluginLibrary> library_;      // declared first: destroyed last, after the instance
   std::unique_ptr<DatasetView> dataset_view_;   // the instance may read it until it is destroyed

@@ -104,9 +104,31 @@ inline at::Tensor view_tensor(const DLManagedTensor* managed) {
   return detail::maker_for(managed->dl_tensor).make_tensor();
 }
 
-// Takes ownership of a received tensor: its deleter runs when the last at::Tensor using it is gone.
+namespace detail {
+
+// What a received tensor must hold before anything reads its data: a deleter (the receiver owns it and must be able
+// to free it), a sane rank, a shape when it has dimensions, no negative extents, and data when it has elements.
+// Nothing is freed here: the caller still owns `managed` when this throws.
+inline void check_received(const DLManagedTensor& managed) {
+  const DLTensor& t = managed.dl_tensor;
+  if (!managed.deleter) throw plugin_error("a tensor result has no deleter, so its receiver could never free it");
+  if (t.ndim < 0 || t.ndim > 16) throw plugin_error("a tensor result claims " + std::to_string(t.ndim) + " dimensions");
+  if (t.ndim > 0 && !t.shape) throw plugin_error("a tensor result has " + std::to_string(t.ndim) + " dimensions but no shape");
+  int64_t elements = 1;
+  for (int32_t d = 0; d < t.ndim; ++d) {
+    if (t.shape[d] < 0) throw plugin_error("a tensor result has a negative extent " + std::to_string(t.shape[d]));
+    elements *= t.shape[d];
+  }
+  if (elements > 0 && !t.data) throw plugin_error("a tensor result has " + std::to_string(elements) + " elements and no data");
+}
+
+}  // namespace detail
+
+// Takes ownership of a received tensor: its deleter runs when the last at::Tensor using it is gone. A malformed one
+// (see detail::check_received, or a type or device LibTorch lacks) is a dmx::Error and stays the caller's to free.
 inline at::Tensor import_tensor(DLManagedTensor* managed) {
   if (!managed) throw invalid_argument("a tensor result is NULL");
+  detail::check_received(*managed);
   return detail::maker_for(managed->dl_tensor).context(managed, &detail::delete_imported).make_tensor();
 }
 
