@@ -135,7 +135,10 @@ std::shared_ptr<data::SyntheticCache> open_cache(const std::string& folder, cons
   const std::string manifest = folder + "/" + data::kManifestFileName;
   if (fs::exists(manifest)) {
     const int64_t num_classes = classes_mentioned(manifest);
-    if (num_classes == 0) throw format_error(manifest + ": no samples (an empty synthetic cache)");
+    if (num_classes == 0) {
+      data::SyntheticCache::open(folder, 1);  // reports a malformed line with its number, if there is one
+      throw format_error(manifest + ": no samples (an empty synthetic cache)");
+    }
     return data::SyntheticCache::open(folder, num_classes);
   }
   if (fs::exists(folder + "/meta.csv"))

@@ -2,6 +2,7 @@
 // into messages and exit codes.
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
 
@@ -63,6 +64,10 @@ int main(int argc, char** argv) {
   } catch (const dmx::Error& e) {
     std::fprintf(stderr, "diffmix: %s: %s\n", std::string(dmx::to_string(e.category())).c_str(), e.what());
     return exit_code_for(e.category());
+  } catch (const c10::Error& e) {
+    // LibTorch's own message, without the C++ stack trace its what() appends: one line, like every other error.
+    std::fprintf(stderr, "diffmix: error: %s\n", e.what_without_backtrace());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "diffmix: error: %s\n", e.what());
     return 1;

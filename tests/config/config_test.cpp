@@ -50,6 +50,16 @@ TEST(Config, UnknownKeyNamesPositionSectionAndSuggestion) {
             std::string::npos) << message;
 }
 
+TEST(Config, AnUnknownKeyFarFromEveryNameGetsTheTablesKeys) {
+  const auto doc = Document::parse_string("[train]\nlerning_rate = 0.1\n", "quick.toml");
+  const auto train = doc.root().table("train");
+  train->integer("epochs", 1);
+  train->number("lr", 0.1);
+  const auto message = error_of([&] { doc.root().finish(); });
+  EXPECT_NE(message.find("quick.toml:2:1: unknown key 'lerning_rate' in [train]; its keys are epochs, lr"),
+            std::string::npos) << message;
+}
+
 TEST(Config, UnknownSectionIsReportedAtTheTopLevel) {
   const auto doc = Document::parse_string("[trian]\nepochs = 3\n", "quick.toml");
   doc.root().table("train");

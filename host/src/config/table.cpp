@@ -252,7 +252,13 @@ void Table::finish() const {
     if (state_->read.count(key.str())) continue;
     std::string message = position(key.source(), state_->source) + ": unknown key '" + std::string(key.str()) + "'";
     message += state_->path.empty() ? " at the top level" : " in [" + state_->path + "]";
-    if (auto guess = nearest_name(key.str(), known)) message += "; did you mean '" + *guess + "'?";
+    if (auto guess = nearest_name(key.str(), known)) {
+      message += "; did you mean '" + *guess + "'?";
+    } else if (!known.empty()) {
+      // Nothing is close enough to suggest: list what the table takes (`known` is sorted: it came from a set).
+      message += "; its keys are";
+      for (size_t i = 0; i < known.size(); ++i) message += (i ? ", " : " ") + known[i];
+    }
     throw config_error(message);
   }
   for (const auto& child : state_->children) child.finish();

@@ -3,17 +3,37 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdio>
 
 #include "diffmix/error.hpp"
 
 namespace dmx::data {
+
+namespace {
+
+// The parser quotes the bytes it stopped at; a binary file's would garble a terminal, so they are written as \xNN.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      out += escaped;
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 SyntheticRecord parse_manifest_line(const std::string& line, const std::string& where) {
   nlohmann::json object;
   try {
     object = nlohmann::json::parse(line);
   } catch (const nlohmann::json::exception& error) {
-    throw format_error(where + ": not valid JSON: " + error.what());
+    throw format_error(where + ": not valid JSON: " + printable(error.what()));
   }
   if (!object.is_object()) throw format_error(where + ": expected a JSON object");
   auto field = [&](const char* key, auto check, const char* expected) -> const nlohmann::json& {
