@@ -2,9 +2,12 @@
 // plugin: whatever path a call takes, the tensor's deleter runs exactly once.
 #pragma once
 
+#include <ATen/ATen.h>
 #include <dlpack/dlpack.h>
 
 #include <utility>
+
+#include "diffmix/dlpack.hpp"
 
 namespace dmx {
 
@@ -18,6 +21,13 @@ struct ManagedTensor {
     if (tensor && tensor->deleter) tensor->deleter(tensor);
   }
   DLManagedTensor* release() { return std::exchange(tensor, nullptr); }
+  // The tensor as an at::Tensor that owns it. Ownership passes only when the import succeeds: a malformed tensor is
+  // a dmx::Error and is still freed by this object.
+  at::Tensor import() {
+    at::Tensor imported = dlpack::import_tensor(tensor);
+    release();
+    return imported;
+  }
 };
 
 }  // namespace dmx

@@ -19,12 +19,13 @@ class PluginBatchAugmenter final : public BatchAugmenter {
 
  private:
   // Refuses a result the trainer cannot use in place of `in` (see the definition for what is checked).
-  void check_result(const Batch& in, const Batch& out) const;
+  void check_result(const Batch& in, const Batch& out);
 
   std::shared_ptr<PluginLibrary> library_;  // declared first: destroyed last, after the instance
   const dmx_augmenter_factory& factory_;
   void* instance_;
   std::string name_;
+  bool labels_checked_ = false;  // the first result's label values passed
 };
 
 }  // namespace dmx

@@ -1,21 +1,15 @@
 #include "plugin_sample_source.hpp"
 
-#include <cmath>
 #include <utility>
 
 #include "diffmix/dlpack.hpp"
 #include "diffmix/error.hpp"
 #include "host_services.hpp"
 #include "managed_tensor.hpp"
+#include "received_tensors.hpp"
 
 namespace dmx {
 namespace {
-
-std::string sizes_of(const at::Tensor& tensor) {
-  std::string text = std::string(at::toString(tensor.scalar_type())) + " [";
-  for (int64_t d = 0; d < tensor.dim(); ++d) text += (d ? ", " : "") + std::to_string(tensor.size(d));
-  return text + "]";
-}
 
 // Samples go to disk and to the data loader: a tensor elsewhere is refused before anything looks at its data.
 void require_cpu(const DLManagedTensor& tensor, const char* what) {
@@ -24,29 +18,22 @@ void require_cpu(const DLManagedTensor& tensor, const char* what) {
                       std::to_string(tensor.dl_tensor.device.device_type));
 }
 
-// Imports a received tensor; `owned` lets go of it only once the import succeeded, so a refused one is still freed.
-at::Tensor import_owned(ManagedTensor& owned) {
-  at::Tensor tensor = dlpack::import_tensor(owned.tensor);
-  owned.release();
-  return tensor;
-}
-
 }  // namespace
 
 // What the trainer and the cache writer rely on, checked once where a plugin's mistake happens.
 void PluginSampleSource::check_sample(const Sample& sample) const {
   if (sample.image.dim() != 3 || sample.image.scalar_type() != at::kByte)
-    throw shape_error("image must be uint8 H×W×C, got " + sizes_of(sample.image));
+    throw shape_error("image must be uint8 H×W×C, got " + describe_tensor(sample.image));
   if (sample.soft_label.dim() != 1 || sample.soft_label.size(0) != num_classes_ ||
       sample.soft_label.scalar_type() != at::kFloat)
     throw shape_error("soft label must be float [" + std::to_string(num_classes_) + "], got " +
-                      sizes_of(sample.soft_label));
-  // A soft label is a distribution over the classes: non-negative, summing to 1 (to float rounding).
-  const double sum = sample.soft_label.sum().item<double>();
-  const bool negative = sample.soft_label.lt(0).any().item<bool>();
-  if (negative || !(std::abs(sum - 1.0) <= 1e-3))
-    throw invalid_argument("soft label must be non-negative and sum to 1, got sum " + std::to_string(sum) +
+                      describe_tensor(sample.soft_label));
+  if (!(distribution_error(sample.soft_label) <= kDistributionTolerance)) {
+    const bool negative = sample.soft_label.lt(0).any().item<bool>();
+    throw invalid_argument("soft label must be non-negative and sum to 1, got sum " +
+                           std::to_string(sample.soft_label.sum().item<double>()) +
                            (negative ? " with negative entries" : ""));
+  }
 }
 
 PluginSampleSource::PluginSampleSource(std::shared_ptr<PluginLibrary> library, const dmx_augmenter_factory& factory,
@@ -103,8 +90,8 @@ std::optional<Sample> PluginSampleSource::next() {
   try {
     require_cpu(*out.image, "image");
     require_cpu(*out.soft_label, "soft label");
-    sample.image = import_owned(image);
-    sample.soft_label = import_owned(soft_label);
+    sample.image = image.import();
+    sample.soft_label = soft_label.import();
     check_sample(sample);
   } catch (const Error& e) {
     throw Error(e.category(), "sample source '" + name_ + "' (" + library_->path() + ") next: " + e.what());
