@@ -53,11 +53,12 @@ void add_batch(const at::Tensor& probabilities, const std::vector<int64_t>& indi
     const auto& record = cache.record(indices[i]);
     Tally& tally = tallies[record.strength];
     const auto row = static_cast<int64_t>(i);
-    confusion[record.target_class][top[row].item<int64_t>()] += 1;
+    const int64_t predicted = top[row].item<int64_t>();
+    confusion[record.target_class][predicted] += 1;
     tally.samples += 1;
     tally.target_probability += probabilities[row][record.target_class].item<double>();
     tally.source_probability += probabilities[row][record.source_class].item<double>();
-    tally.target_top1 += top[row].item<int64_t>() == record.target_class ? 1 : 0;
+    tally.target_top1 += predicted == record.target_class ? 1 : 0;
   }
 }
 
