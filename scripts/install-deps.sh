@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Installs every build and run dependency of diffmix from Debian 12's own packages. Safe to run again.
+#
+#   scripts/install-deps.sh                # what building, running and testing need
+#   scripts/install-deps.sh --sanitizers   # and clang, libFuzzer and llvm-symbolizer (scripts/sanitize.sh, fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -10,6 +13,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist              # the real dataset of the embedded default run
 )
+if [ "${1:-}" = "--sanitizers" ]; then
+  packages+=(clang libclang-rt-dev llvm)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,8 +1,11 @@
 // `diffmix compare CONFIG`: the same run for each augmenter set-up × seed; prints mean ± std top-1 per set-up and
 // the difference to the first, and writes results.csv, summary.csv, summary.md, accuracy.png, curves.png, a sample grid
-// per generative set-up and report.html.
+// per generative set-up and report.html. With jobs > 1 the runs go to child processes (worker_processes.hpp), each
+// of which is this command again with --run-setup and --run-seed.
 #include <CLI/CLI.hpp>
+#include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -11,8 +14,10 @@
 #include "commands.hpp"
 #include "diffmix/classifier/compare.hpp"
 #include "diffmix/config.hpp"
+#include "diffmix/error.hpp"
 #include "diffmix/progress.hpp"
 #include "diffmix/registry.hpp"
+#include "worker_processes.hpp"
 
 namespace dmx::cli {
 namespace {
@@ -21,7 +26,49 @@ struct CompareOptions {
   std::string config_path;
   std::string output;
   bool fresh = false;
+  int jobs = 0;  // 0: the config's [compare] jobs
+  std::string run_setup;  // set: run only this set-up with run_seed (a worker process)
+  uint64_t run_seed = 0;
 };
+
+int available_cores() {
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0) return CPU_COUNT(&cpus);
+  return 1;
+}
+
+// One run of the matrix, in a worker process.
+void run_one(const classifier::CompareConfig& compare, PluginRegistry& registry, const CompareOptions& options) {
+  const auto setup = std::find_if(compare.setups.begin(), compare.setups.end(),
+                                  [&](const classifier::CompareSetup& s) { return s.name == options.run_setup; });
+  if (setup == compare.setups.end())
+    throw invalid_argument("--run-setup: " + options.config_path + " has no set-up named '" + options.run_setup + "'");
+  classifier::RunOptions run_options;
+  run_options.resume = !options.fresh;
+  const auto result =
+      classifier::train_classifier(classifier::setup_run_config(compare, *setup, options.run_seed), registry, run_options);
+  std::printf("test top-1 %.2f%%\n", result.top1 * 100.0);
+}
+
+// Every run of the matrix as a worker process. Set-ups with a sample source go first: they take longest (a source
+// may fine-tune a model first), and starting them early keeps the cores busy to the end.
+std::vector<WorkerRun> worker_runs(const classifier::CompareConfig& compare, const CompareOptions& options) {
+  std::vector<WorkerRun> generative, others;
+  for (const auto& setup : compare.setups) {
+    for (uint64_t seed : compare.seeds) {
+      const auto run = classifier::setup_run_config(compare, setup, seed);
+      WorkerRun worker;
+      worker.label = setup.name + " seed " + std::to_string(seed);
+      worker.arguments = {"compare", options.config_path, "--output", compare.base.output_dir, "--run-setup",
+                          setup.name, "--run-seed", std::to_string(seed)};
+      if (options.fresh) worker.arguments.push_back("--fresh");
+      worker.log_path = run.output_dir + "/run.log";
+      (run.synthetic.stream ? generative : others).push_back(std::move(worker));
+    }
+  }
+  generative.insert(generative.end(), others.begin(), others.end());
+  return generative;
+}
 
 void run_compare(const CompareOptions& options) {
   const auto start = std::chrono::steady_clock::now();
@@ -34,8 +81,20 @@ void run_compare(const CompareOptions& options) {
   RegistryOptions registry_options;
   registry_options.search_paths = compare.base.plugin_paths;
   PluginRegistry registry(registry_options);
+  if (!options.run_setup.empty()) return run_one(compare, registry, options);
+
+  const int jobs = options.jobs > 0 ? options.jobs : static_cast<int>(compare.jobs);
+  if (jobs > 1) {
+    classifier::check_comparison(compare, registry);
+    WorkerOptions workers;
+    workers.jobs = jobs;
+    workers.threads_per_job = std::max(1, available_cores() / jobs);
+    std::printf("[compare] %zu runs, %d at a time, %d thread(s) each\n", compare.setups.size() * compare.seeds.size(),
+                jobs, workers.threads_per_job);
+    run_in_worker_processes(worker_runs(compare, options), workers);
+  }
   classifier::RunOptions run_options;
-  run_options.resume = !options.fresh;
+  run_options.resume = !options.fresh || jobs > 1;  // the workers' results are read back, never rerun
   const auto runs = classifier::run_comparison(compare, registry, run_options);
   const auto summaries = classifier::summarise(compare, runs);
   const auto grids = classifier::write_sample_grids(compare, compare.base.output_dir);
@@ -57,6 +116,11 @@ void add_compare_command(CLI::App& app) {
       ->required();
   cmd->add_option("--output", options->output, "Output folder (overrides the config's `output`)");
   cmd->add_flag("--fresh", options->fresh, "Ignore existing checkpoints and start every run over");
+  cmd->add_option("--jobs", options->jobs, "Runs at once, each in its own process (default: [compare] jobs, else 1)")
+      ->check(CLI::Range(1, 256));
+  // A worker process of a parallel comparison runs one set-up with one seed (hidden: the parent passes them).
+  cmd->add_option("--run-setup", options->run_setup)->group("");
+  cmd->add_option("--run-seed", options->run_seed)->group("");
   cmd->callback([options] { run_compare(*options); });
 }
 

@@ -26,6 +26,7 @@ int exit_code_for(dmx::ErrorCategory category) {
     case dmx::ErrorCategory::Format: return 65;           // EX_DATAERR
     case dmx::ErrorCategory::Io: return 74;               // EX_IOERR
     case dmx::ErrorCategory::Cancelled: return 130;       // as if interrupted
+    case dmx::ErrorCategory::Busy: return 75;             // EX_TEMPFAIL: another process holds a folder it needs
     default: return 1;
   }
 }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "common/test_env.hpp"
 #include "diffmix/cancellation.hpp"
@@ -18,6 +19,7 @@
 #include "diffmix/config.hpp"
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/io/file_lock.hpp"
 #include "diffmix/io/image.hpp"
 #include "diffmix/io/safetensors.hpp"
 #include "diffmix/registry.hpp"
@@ -120,7 +122,8 @@ TEST_F(StreamingTrainTest, SynchronousStreamedRunsAreReproducibleAndARerunMakesN
   ASSERT_EQ(run_cli("train --fresh " + dir_ + "/a.toml", dir_ + "/log.txt"), 0) << read_text(dir_ + "/log.txt");
   EXPECT_EQ(read_text(dir_ + "/cache-a/manifest.jsonl").substr(0, manifest.size()), manifest);
   std::set<uint64_t> seeds;
-  for (const auto& record : dmx::data::SyntheticCache::open(dir_ + "/cache-a", 2)->records())
+  const auto reopened = dmx::data::SyntheticCache::open(dir_ + "/cache-a", 2);
+  for (const auto& record : reopened->records())
     EXPECT_TRUE(seeds.insert(record.seed).second) << "sample with seed " << record.seed << " made twice";
   EXPECT_EQ(metrics_of(dir_ + "/run-a"), metrics);
 }
@@ -199,6 +202,81 @@ TEST_F(StreamingTrainTest, ACompareSetUpStreamsFromItsOwnSyntheticTable) {
   EXPECT_NE(log.find("blend"), std::string::npos) << log;
   EXPECT_EQ(metrics_of(dir_ + "/out/none/seed-0").size(), 3u);
   EXPECT_EQ(metrics_of(dir_ + "/out/blend/seed-0").size(), 3u);
+}
+
+// A finished run is read back from result.json: its dataset and sample source are not needed again (and a source
+// that fine-tunes is not even created).
+TEST_F(StreamingTrainTest, AFinishedRunIsReadBackWithoutItsDataOrItsSource) {
+  const auto document = dmx::config::Document::parse_string(
+      config_text(dir_, dir_ + "/run", synchronous_stream(dir_ + "/cache")), "train.toml");
+  const auto config = dmx::classifier::read_train_config(document.root());
+  document.root().finish();
+  dmx::RegistryOptions with_plugins;
+  with_plugins.search_paths = {dmx::test::test_plugin_dir()};
+  dmx::PluginRegistry registry(with_plugins);
+  const auto first = dmx::classifier::train_classifier(config, registry);
+
+  fs::rename(dir_ + "/birds", dir_ + "/moved-away");
+  dmx::RegistryOptions no_plugins;
+  no_plugins.use_environment = false;
+  no_plugins.use_install_dir = false;
+  dmx::PluginRegistry empty_registry(no_plugins);
+  const auto again = dmx::classifier::train_classifier(config, empty_registry);
+  EXPECT_EQ(again.top1, first.top1);
+  EXPECT_EQ(again.per_class, first.per_class);
+  EXPECT_EQ(again.class_names, first.class_names);
+  ASSERT_EQ(again.history.size(), 3u);
+  EXPECT_EQ(again.history.back().top1, first.history.back().top1);
+
+  // Other settings are another run: it needs its data again.
+  auto changed = config;
+  changed.optim.epochs = 4;
+  EXPECT_THROW(dmx::classifier::train_classifier(changed, empty_registry), dmx::Error);
+}
+
+// `compare --jobs 2` runs the matrix in worker processes and gives what the sequential comparison gives. Two set-ups
+// stream into one shared cache: while another process writes it (here: the test holds its lock), their runs are
+// sent back as busy and retried until the folder is free.
+TEST_F(StreamingTrainTest, AParallelComparisonMatchesTheSequentialOneAndWaitsForABusyCache) {
+  auto compare_config = [&](const std::string& name) {
+    std::string text = config_text(dir_, dir_ + "/out-" + name, "");
+    text = text.substr(0, text.rfind("[synthetic]"));
+    const std::string stream = "source = { augmenter = \"blend_source\" }, cache = \"" + dir_ + "/cache-" + name +
+                               "\", probability = 0.5, synchronous = true, count = 6";
+    text += "[compare]\nseeds = [0, 1]\n[[compare.setup]]\nname = \"none\"\n"
+            "[[compare.setup]]\nname = \"blend\"\nsynthetic = { " + stream + " }\n"
+            "[[compare.setup]]\nname = \"blend+cutmix\"\nsynthetic = { " + stream + " }\n"
+            "augment = [{ augmenter = \"cutmix\", alpha = 1.0, prob = 0.5 }]\n";
+    return write_config(dir_, name + ".toml", text);
+  };
+  ASSERT_EQ(run_cli("compare " + compare_config("sequential"), dir_ + "/sequential.log"), 0)
+      << read_text(dir_ + "/sequential.log");
+
+  auto lock = dmx::io::FileLock::try_acquire(dir_ + "/cache-parallel/seed-0/.lock");
+  ASSERT_TRUE(lock.has_value());
+  int status = -1;
+  std::thread compare([&] { status = run_cli("compare --jobs 2 " + compare_config("parallel"), dir_ + "/parallel.log"); });
+  // Hold the cache until a run of seed 0 has been sent back, then let it go.
+  for (int i = 0; i < 1200 && read_text(dir_ + "/parallel.log").find("must wait") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  lock.reset();
+  compare.join();
+  const auto log = read_text(dir_ + "/parallel.log");
+  ASSERT_EQ(status, 0) << log;
+  EXPECT_NE(log.find("blend seed 0 must wait: diffmix: busy: " + dir_ + "/cache-parallel/seed-0"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("[compare] 6/6 finished"), std::string::npos) << log;
+
+  for (const char* setup : {"none", "blend", "blend+cutmix"})
+    for (const char* seed : {"seed-0", "seed-1"}) {
+      const std::string run = std::string("/") + setup + "/" + seed;
+      EXPECT_EQ(metrics_of(dir_ + "/out-parallel" + run), metrics_of(dir_ + "/out-sequential" + run)) << run;
+      expect_same_weights(dir_ + "/out-parallel" + run, dir_ + "/out-sequential" + run);
+      EXPECT_TRUE(fs::exists(dir_ + "/out-parallel" + run + "/run.log")) << run;
+    }
+  EXPECT_EQ(read_text(dir_ + "/cache-parallel/seed-1/manifest.jsonl"),
+            read_text(dir_ + "/cache-sequential/seed-1/manifest.jsonl"));
+  EXPECT_EQ(read_text(dir_ + "/out-parallel/summary.md"), read_text(dir_ + "/out-sequential/summary.md"));
 }
 
 }  // namespace

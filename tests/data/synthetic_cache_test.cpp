@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 
 #include "data_test_files.hpp"
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/io/file_lock.hpp"
 #include "diffmix/io/image.hpp"
 
 namespace {
@@ -69,6 +71,41 @@ TEST(SyntheticCacheWriter, WritesImagesAndAManifestTheReaderAccepts) {
   EXPECT_TRUE(cache->soft_label(0).equal(dmx::data::diffmix_soft_label(0, 2, 0.5, 3)));
   EXPECT_FLOAT_EQ(cache->soft_label(1)[1].item<float>(), 0.8f);
   EXPECT_EQ(cache->indices_by_target()[2], std::vector<int64_t>{0});
+}
+
+// Two writers on one folder would interleave their manifest lines; the second is told the folder is busy (the lock is
+// per open file, so this holds between processes as well as within one) and gets it once the first is gone.
+TEST(SyntheticCacheWriter, ASecondWriterOfTheSameFolderIsBusyUntilTheFirstIsGone) {
+  TempDir dir;
+  auto first = std::make_unique<SyntheticCacheWriter>(dir / "cache");
+  first->add(dmx::test::test_picture(8, 8, 1), record(0, 1, 0.5, 1));
+  try {
+    SyntheticCacheWriter second(dir / "cache");
+    ADD_FAILURE() << "a second writer of the same folder was allowed";
+  } catch (const dmx::Error& error) {
+    EXPECT_EQ(error.category(), dmx::ErrorCategory::Busy);
+    EXPECT_NE(std::string(error.what()).find(dir / "cache" + ": another process is writing this synthetic cache"),
+              std::string::npos)
+        << error.what();
+  }
+  first.reset();
+  SyntheticCacheWriter second(dir / "cache");
+  EXPECT_EQ(second.size(), 1);
+}
+
+TEST(FileLock, IsExclusiveUntilReleasedAndCreatesItsFolder) {
+  TempDir dir;
+  const std::string path = dir / "a/b/.lock";
+  auto lock = dmx::io::FileLock::try_acquire(path);
+  ASSERT_TRUE(lock.has_value());
+  EXPECT_EQ(lock->path(), path);
+  EXPECT_FALSE(dmx::io::FileLock::try_acquire(path).has_value());
+  auto moved = std::move(*lock);
+  lock.reset();
+  EXPECT_FALSE(dmx::io::FileLock::try_acquire(path).has_value());  // the moved-to object holds it now
+  { auto released = std::move(moved); }
+  EXPECT_TRUE(dmx::io::FileLock::try_acquire(path).has_value());
+  EXPECT_THROW(dmx::io::FileLock::try_acquire("/proc/diffmix-no-such-place/.lock"), dmx::Error);
 }
 
 TEST(SyntheticCacheWriter, AKilledRunResumesWithoutLossOrDuplicates) {

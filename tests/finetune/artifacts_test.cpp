@@ -5,6 +5,7 @@
 
 #include "diffmix/cancellation.hpp"
 #include "diffmix/io/image.hpp"
+#include "diffmix/io/file_lock.hpp"
 #include "diffmix/io/safetensors.hpp"
 #include "diffmix/error.hpp"
 #include "finetune/finetune_fixtures.hpp"
@@ -150,6 +151,30 @@ TEST(FinetuneArtifacts, LoraOfTheWrongShapeIsAnError) {
   FreshModel model;
   expect_error_containing([&] { apply_finetune_artifacts(output, model.tokenizer, model.text_encoder, model.unet); },
                           "attn2.to_k");
+}
+
+// Two runs of one comparison may want the same fine-tuned model: while one process fine-tunes into a folder, another
+// is told the folder is busy (and `diffmix compare` retries it later) instead of training over it.
+TEST(FinetuneResume, AFolderAnotherProcessFineTunesIntoIsBusy) {
+  const test::RandomImages images({"sparrow", "crow"}, 1);
+  const auto output = test::fresh_dir("busy");
+  auto config = tiny_config(output);
+  config.train.steps = 1;
+  {
+    const auto lock = io::FileLock::try_acquire(output + "/" + kLockFile);
+    ASSERT_TRUE(lock.has_value());
+    try {
+      run_finetune(config, images);
+      FAIL() << "fine-tuned into a folder another process holds";
+    } catch (const dmx::Error& e) {
+      EXPECT_EQ(e.category(), ErrorCategory::Busy);
+      EXPECT_NE(std::string(e.what()).find(output + ": another process is fine-tuning into this folder"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(output + "/" + kManifestFile));
+  EXPECT_EQ(run_finetune(config, images).steps, 1);
 }
 
 TEST(FinetuneResume, InterruptedThenResumedRunEndsWithTheSameWeights) {

@@ -11,8 +11,10 @@ rm -rf "$build_dir/install-test"
 cmake --install "$build_dir" --prefix "$prefix" > /dev/null
 launcher=()
 if command -v ccache > /dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+# The compiler the package was built with (a sanitized package needs its own compiler's sanitizer runtimes).
+compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
 cmake -S "$source_dir/docs/example_trainer" -B "$example_build" -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" > /dev/null
+  -DCMAKE_CXX_COMPILER="$compiler" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" > /dev/null
 cmake --build "$example_build" > /dev/null
 env -u DIFFMIX_PLUGIN_PATH LD_LIBRARY_PATH="$prefix/lib:${LD_LIBRARY_PATH:-}" "$example_build/example_trainer"
 

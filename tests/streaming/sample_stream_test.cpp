@@ -44,7 +44,8 @@ int64_t run_to_end(std::shared_ptr<CountingSource> source, const SampleStreamOpt
 // The seeds in the cache's manifest, in order: CountingSource's sample k has seed k.
 std::vector<uint64_t> seeds_in(const std::string& cache) {
   std::vector<uint64_t> seeds;
-  for (const auto& record : SyntheticCache::open(cache, 2)->records()) seeds.push_back(record.seed);
+  const auto opened = SyntheticCache::open(cache, 2);  // kept alive: a range-for over a temporary's member dangles
+  for (const auto& record : opened->records()) seeds.push_back(record.seed);
   return seeds;
 }
 

@@ -36,6 +36,10 @@ SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std:
   std::error_code error;
   fs::create_directories(fs::path(folder_) / "images", error);
   if (error) throw io_error("cannot create " + folder_ + "/images: " + error.message());
+  lock_ = io::FileLock::try_acquire(folder_ + "/" + kWriterLockFileName);
+  if (!lock_)
+    throw busy(folder_ + ": another process is writing this synthetic cache (it holds " + kWriterLockFileName +
+               "); run one writer per cache folder");
 
   manifest_ = std::make_unique<io::LineLog>(folder_ + "/" + kManifestFileName);
   const auto& lines = manifest_->lines();

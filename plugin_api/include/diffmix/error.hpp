@@ -24,6 +24,7 @@ enum class ErrorCategory {
   Plugin,           // a plugin could not be loaded or violated the ABI
   Unsupported,      // valid input this build cannot handle (e.g. CUDA requested on a CPU build)
   Cancelled,        // the user interrupted the work; it can be resumed
+  Busy,             // another process holds a shared resource (a folder it is writing); try again later
   Internal,         // a broken invariant: a bug in diffmix
 };
 
@@ -38,6 +39,7 @@ inline std::string_view to_string(ErrorCategory category) noexcept {
     case ErrorCategory::Plugin: return "plugin error";
     case ErrorCategory::Unsupported: return "unsupported";
     case ErrorCategory::Cancelled: return "cancelled";
+    case ErrorCategory::Busy: return "busy";
     case ErrorCategory::Internal: return "internal error";
   }
   return "unknown error";
@@ -64,6 +66,7 @@ inline Error shape_error(const std::string& m) { return Error(ErrorCategory::Sha
 inline Error plugin_error(const std::string& m) { return Error(ErrorCategory::Plugin, m); }
 inline Error unsupported(const std::string& m) { return Error(ErrorCategory::Unsupported, m); }
 inline Error cancelled(const std::string& m) { return Error(ErrorCategory::Cancelled, m); }
+inline Error busy(const std::string& m) { return Error(ErrorCategory::Busy, m); }
 inline Error internal_error(const std::string& m) { return Error(ErrorCategory::Internal, m); }
 
 // An Io error that appends strerror(errno): "cannot write out/x.png: No space left on device".

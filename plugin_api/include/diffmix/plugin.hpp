@@ -60,6 +60,7 @@ inline dmx_status status_of(ErrorCategory category) {
     case ErrorCategory::Shape: return DMX_STATUS_SHAPE;
     case ErrorCategory::Unsupported: return DMX_STATUS_UNSUPPORTED;
     case ErrorCategory::Cancelled: return DMX_STATUS_CANCELLED;
+    case ErrorCategory::Busy: return DMX_STATUS_BUSY;
     case ErrorCategory::Plugin:
     case ErrorCategory::Internal: return DMX_STATUS_INTERNAL;
   }
@@ -78,6 +79,7 @@ inline ErrorCategory category_of(dmx_status status, ErrorCategory unknown = Erro
     case DMX_STATUS_SHAPE: return ErrorCategory::Shape;
     case DMX_STATUS_UNSUPPORTED: return ErrorCategory::Unsupported;
     case DMX_STATUS_CANCELLED: return ErrorCategory::Cancelled;
+    case DMX_STATUS_BUSY: return ErrorCategory::Busy;
     default: return unknown;
   }
 }

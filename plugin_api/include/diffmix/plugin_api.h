@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define DMX_ABI_VERSION_MAJOR 1
-#define DMX_ABI_VERSION_MINOR 1
+#define DMX_ABI_VERSION_MINOR 2
 
 /* The name of the one symbol a plugin exports. */
 #define DMX_PLUGIN_ENTRY_SYMBOL "dmx_plugin_entry"
@@ -60,7 +60,8 @@ typedef enum dmx_status {
   DMX_STATUS_CANCELLED = 8,        /* the host's cancellation flag was raised */
   DMX_STATUS_OUT_OF_MEMORY = 9,
   DMX_STATUS_INTERNAL = 10,        /* a bug */
-  DMX_STATUS_EXHAUSTED = 11        /* a sample source has nothing more to give */
+  DMX_STATUS_EXHAUSTED = 11,       /* a sample source has nothing more to give */
+  DMX_STATUS_BUSY = 12             /* since 1.2: another process holds a shared resource; the work can be retried */
 } dmx_status;
 
 #define DMX_ERROR_MESSAGE_CAPACITY 1024

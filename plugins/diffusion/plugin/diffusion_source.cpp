@@ -93,8 +93,10 @@ void DiffusionSource::finetune_if_missing() {
                                                        std::to_string(loss));
     if (context_.cancelled()) request_cancel();  // the fine-tuner checkpoints and stops at its next safe point
   };
-  context_.log(DMX_LOG_INFO, "fine-tuning " + finetune::to_string(config.train.strategy) + " for " +
-                                 std::to_string(config.train.steps) + " steps into " + folder);
+  options.on_start = [&] {
+    context_.log(DMX_LOG_INFO, "fine-tuning " + finetune::to_string(config.train.strategy) + " for " +
+                                   std::to_string(config.train.steps) + " steps into " + folder);
+  };
   const auto result = finetune::run_finetune(config, *dataset_, options);
   context_.log(DMX_LOG_INFO, "fine-tuned " + std::to_string(result.steps) + " steps into " + folder);
 }

@@ -51,6 +51,7 @@ CompareConfig read_compare_config(const config::Table& root) {
   compare.seeds.clear();
   for (int64_t seed : table->integer_list("seeds", {0}, {0, 9.0e15})) compare.seeds.push_back(static_cast<uint64_t>(seed));
   if (compare.seeds.empty()) throw config_error(table->where("seeds") + ": [compare] seeds must not be empty");
+  compare.jobs = table->integer("jobs", 1, {1, 256});
   std::set<std::string> names;
   for (const auto& setup_table : table->table_array("setup")) {
     CompareSetup setup;
@@ -84,10 +85,7 @@ TrainConfig setup_run_config(const CompareConfig& compare, const CompareSetup& s
   return config;
 }
 
-std::vector<std::vector<TrainResult>> run_comparison(const CompareConfig& compare, PluginRegistry& registry,
-                                                     const RunOptions& options) {
-  // Build every set-up's augmenters and streamed sources once first, so that a typo in the last set-up fails now,
-  // not after the others ran. A source is only created (its keys checked), not prepared: no model is loaded.
+void check_comparison(const CompareConfig& compare, PluginRegistry& registry) {
   const data::DatasetPtr dataset = data::open_dataset(compare.base.data.train);
   AugmenterContext context;
   context.num_classes = dataset->num_classes();
@@ -96,7 +94,11 @@ std::vector<std::vector<TrainResult>> run_comparison(const CompareConfig& compar
     const TrainConfig first_run = setup_run_config(compare, setup, compare.seeds.front());
     if (first_run.synthetic.stream) create_stream_source(first_run, dataset, registry);
   }
+}
 
+std::vector<std::vector<TrainResult>> run_comparison(const CompareConfig& compare, PluginRegistry& registry,
+                                                     const RunOptions& options) {
+  check_comparison(compare, registry);
   std::vector<std::vector<TrainResult>> runs(compare.setups.size());
   const size_t total = compare.setups.size() * compare.seeds.size();
   size_t done = 0;

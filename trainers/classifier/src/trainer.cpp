@@ -139,8 +139,9 @@ Evaluation evaluate(Classifier& model, data::Loader& loader, const at::Device& d
   return {counter.top1(), counter.mean_per_class(), counter.per_class()};
 }
 
-void write_result(const std::string& path, const TrainResult& result) {
-  nlohmann::json json = {{"top1", result.top1},
+void write_result(const std::string& path, const TrainResult& result, const std::string& run_fingerprint) {
+  nlohmann::json json = {{"fingerprint", run_fingerprint},
+                         {"top1", result.top1},
                          {"mean_per_class", result.mean_per_class},
                          {"classes", result.class_names},
                          {"train_size", result.train_size},
@@ -151,6 +152,33 @@ void write_result(const std::string& path, const TrainResult& result) {
   json["per_class"] = per_class;
   const std::string text = json.dump(2) + "\n";
   io::write_file_atomic(path, text.data(), text.size());
+}
+
+// The result of a run that finished earlier with the same settings, read back from result.json and metrics.jsonl;
+// std::nullopt when there is none (or it is unreadable, or from other settings): then the run goes the normal way.
+std::optional<TrainResult> finished_result(const TrainConfig& config, const std::string& run_fingerprint) {
+  const std::string path = config.output_dir + "/result.json";
+  const std::string text = io::read_text_if_exists(path);
+  if (text.empty()) return std::nullopt;
+  try {
+    const auto json = nlohmann::json::parse(text);
+    if (json.value("fingerprint", std::string()) != run_fingerprint) return std::nullopt;
+    TrainResult result;
+    result.output_dir = config.output_dir;
+    result.top1 = json.at("top1").get<double>();
+    result.mean_per_class = json.at("mean_per_class").get<double>();
+    result.class_names = json.at("classes").get<std::vector<std::string>>();
+    result.train_size = json.at("train_size").get<int64_t>();
+    result.test_size = json.at("test_size").get<int64_t>();
+    for (const auto& value : json.at("per_class"))
+      result.per_class.push_back(value.is_null() ? std::nan("") : value.get<double>());
+    result.history = restore_metrics(config.output_dir + "/metrics.jsonl", json.at("epochs").get<int64_t>(),
+                                     result.class_names);
+    if (result.history.empty() || result.history.back().epoch != config.optim.epochs) return std::nullopt;
+    return result;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
 }
 
 std::string augmenter_list(const AugmentChain& chain) {
@@ -219,6 +247,14 @@ std::shared_ptr<SampleSource> create_stream_source(const TrainConfig& config, co
 }
 
 TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry, const RunOptions& options) {
+  // A finished run is read back, not rebuilt: no dataset, model or sample source (which may fine-tune) is made.
+  const std::string run_fingerprint = fingerprint(config);
+  if (options.resume) {
+    if (auto done = finished_result(config, run_fingerprint)) {
+      spdlog::info("{}: finished earlier (test top-1 {}); result.json is kept", config.output_dir, percent(done->top1));
+      return *done;
+    }
+  }
   if (config.threads > 0) at::set_num_threads(config.threads);
   const at::Device device = run_device(config);
   fs::create_directories(config.output_dir);
@@ -273,7 +309,6 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   const auto warmup = static_cast<int64_t>(std::llround(config.optim.warmup_epochs * batches_per_epoch));
   const CosineWarmupSchedule schedule(config.optim.lr, total_steps, std::min(warmup, total_steps), config.optim.final_lr);
 
-  const std::string run_fingerprint = fingerprint(config);
   TrainingPosition position;
   if (options.resume) {
     if (auto saved = load_checkpoint(checkpoint_path, *model, optimizer, run_fingerprint)) {
@@ -383,7 +418,7 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     result.per_class = result.history.back().per_class;
   }
   save_weights(*model, config.output_dir + "/model.safetensors");
-  write_result(config.output_dir + "/result.json", result);
+  write_result(config.output_dir + "/result.json", result, run_fingerprint);
   return result;
 }
 

@@ -94,7 +94,8 @@ at::Tensor LatentDataset::sample(const LatentDraw& draw, at::Device device) cons
                                   std::to_string(size()) + " encoded images");
     }
     const auto flip = flips.data_ptr<int64_t>()[b] != 0 ? 1 : 0;
-    const auto [top, left] = crop_origin(index, crops.data_ptr<double>()[2 * b], crops.data_ptr<double>()[2 * b + 1]);
+    const auto origin = crop_origin(index, crops.data_ptr<double>()[2 * b], crops.data_ptr<double>()[2 * b + 1]);
+    const int64_t top = origin.first, left = origin.second;  // not a structured binding: lambdas capture it (C++17)
     const auto crop = [&](const at::Tensor& t) {
       return t[flip].narrow(1, top, crop_cells_).narrow(2, left, crop_cells_);
     };

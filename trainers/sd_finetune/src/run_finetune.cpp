@@ -5,6 +5,7 @@
 #include "diffmix/data/datasets.hpp"
 #include "diffmix/data/sample_rng.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/io/file_lock.hpp"
 #include "diffmix/progress.hpp"
 #include "diffmix/sd_finetune/latent_dataset.hpp"
 
@@ -69,8 +70,13 @@ std::string loss_note(double loss) {
 FinetuneResult run_finetune(const FinetuneConfig& config, const data::Dataset& dataset,
                             const FinetuneRunOptions& options) {
   const auto& settings = config.train;
+  // Two runs of one comparison may need the same fine-tuned model: the first fine-tunes, the other is told to wait.
+  const auto lock = io::FileLock::try_acquire((std::filesystem::path(config.output_dir) / kLockFile).string());
+  if (!lock)
+    throw dmx::busy(config.output_dir + ": another process is fine-tuning into this folder (it holds " + kLockFile +
+                    "); run again when it is done");
+  if (options.on_start) options.on_start();
   Finetuner tuner(config.model_path, settings, dataset.class_names(), dataset.metaclass(), config.seed, config.device);
-  std::filesystem::create_directories(config.output_dir);
   const auto checkpoint = (std::filesystem::path(config.output_dir) / kCheckpointFile).string();
   if (options.resume && std::filesystem::exists(checkpoint)) tuner.load_checkpoint(checkpoint);
 

@@ -12,15 +12,16 @@
 
 #include <ATen/ATen.h>
 
-#include "diffmix/io/line_log.hpp"
-
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "diffmix/data/dataset.hpp"
 #include "diffmix/data/synthetic_pool.hpp"
+#include "diffmix/io/file_lock.hpp"
+#include "diffmix/io/line_log.hpp"
 
 namespace dmx::data {
 
@@ -28,6 +29,8 @@ inline constexpr double kDefaultSoftLabelGamma = 0.5;
 inline constexpr const char* kManifestFileName = "manifest.jsonl";
 // The subset of a cache the CLIP filter kept, in the same format; read it with SyntheticCacheOptions::manifest.
 inline constexpr const char* kFilteredManifestFileName = "manifest.filtered.jsonl";
+// Held by the one SyntheticCacheWriter of a folder (an empty file; the lock is released when the writer goes).
+inline constexpr const char* kWriterLockFileName = ".lock";
 
 // y = (1 − s^γ)·onehot(source) + s^γ·onehot(target); source == target gives onehot(source). Returns K floats.
 at::Tensor diffmix_soft_label(int64_t source_class, int64_t target_class, double strength, int64_t num_classes,
@@ -124,6 +127,7 @@ class SyntheticCacheWriter {
  private:
   std::string folder_;
   std::string extension_;
+  std::optional<io::FileLock> lock_;  // one writer per folder, across processes too
   std::vector<SyntheticRecord> records_;
   std::unique_ptr<io::LineLog> manifest_;
 };

@@ -39,6 +39,7 @@ struct CompareConfig {
   TrainConfig base;
   std::vector<uint64_t> seeds{0};
   std::vector<CompareSetup> setups;
+  int64_t jobs = 1;  // runs at once (`diffmix compare` starts a process per run when > 1)
 };
 
 // Reads the one-run sections and [compare]. Set-up names must be unique and usable as folder names.
@@ -46,6 +47,10 @@ CompareConfig read_compare_config(const config::Table& root);
 
 // The one-run config of set-up `setup` with `seed`.
 TrainConfig setup_run_config(const CompareConfig& compare, const CompareSetup& setup, uint64_t seed);
+
+// Builds every set-up's augmenters and streamed sources once (created, not prepared: no model is loaded), so that a
+// typo in the last set-up fails before the first one runs.
+void check_comparison(const CompareConfig& compare, PluginRegistry& registry);
 
 // Runs every set-up × seed in order (a finished run is only re-read from its checkpoint). `runs[s][r]` is set-up s,
 // seed r.

@@ -25,6 +25,8 @@ namespace dmx::finetune {
 inline constexpr const char* kLoraFile = "pytorch_lora_weights.safetensors";
 inline constexpr const char* kEmbeddingsFile = "learned_embeds.safetensors";
 inline constexpr const char* kManifestFile = "finetune_manifest.json";
+// Held while a process fine-tunes into the folder (an empty file; the lock goes with the process).
+inline constexpr const char* kLockFile = ".lock";
 
 // The shape of the base model the artifacts were trained on; artifacts fit only a model with the same one.
 struct BaseModelSignature {

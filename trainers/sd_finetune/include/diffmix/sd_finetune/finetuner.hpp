@@ -124,6 +124,8 @@ class Finetuner {
 
 struct FinetuneRunOptions {
   bool resume = true;  // continue from <output>/checkpoint.safetensors when it exists
+  // Called once this process holds the output folder (another one fine-tuning into it is a Busy error instead).
+  std::function<void()> on_start;
   // Called after every optimizer step with the step number (1-based) and its loss; may call dmx::request_cancel().
   std::function<void(int64_t step, double loss)> on_step;
   // Log steps, rate, ETA and loss. A caller that reports progress its own way (a plugin, through the host's

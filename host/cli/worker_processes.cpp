@@ -1,0 +1,233 @@
+#include "worker_processes.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include "diffmix/cancellation.hpp"
+#include "diffmix/error.hpp"
+#include "diffmix/progress.hpp"
+
+extern char** environ;
+
+namespace dmx::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kBusyExit = 75;  // EX_TEMPFAIL, as main.cpp maps ErrorCategory::Busy
+
+struct Pending {
+  WorkerRun run;
+  Clock::time_point not_before;
+};
+
+struct Running {
+  WorkerRun run;
+  pid_t pid;
+  Clock::time_point started;
+};
+
+std::string self_executable() {
+  std::error_code error;
+  const auto path = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) throw io_error("/proc/self/exe: cannot find the diffmix binary to start runs with: " + error.message());
+  return path.string();
+}
+
+// The environment of the children: ours, with OMP_NUM_THREADS set unless the user chose it.
+std::vector<std::string> child_environment(int threads) {
+  std::vector<std::string> variables;
+  for (char** entry = environ; *entry != nullptr; ++entry) variables.emplace_back(*entry);
+  if (!std::getenv("OMP_NUM_THREADS")) variables.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
+  return variables;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> result;
+  for (auto& s : strings) result.push_back(s.data());
+  result.push_back(nullptr);
+  return result;
+}
+
+// Starts one child in a process group of its own, so that a Ctrl-C reaches it once, through us.
+pid_t spawn(const std::string& program, WorkerRun& run, std::vector<std::string>& environment) {
+  std::filesystem::create_directories(std::filesystem::path(run.log_path).parent_path());
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, run.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  std::vector<std::string> argv_strings{program};
+  argv_strings.insert(argv_strings.end(), run.arguments.begin(), run.arguments.end());
+  auto argv = pointers(argv_strings);
+  auto envp = pointers(environment);
+  pid_t pid = 0;
+  const int status = posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (status != 0) throw io_error(program + ": cannot start " + run.label + ": " + std::strerror(status));
+  return pid;
+}
+
+// The last line a child printed (progress bars redraw with '\r', so both end a line), for status and errors.
+std::string last_line(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = size > 4096 ? size - 4096 : 0;
+  in.seekg(start);
+  std::string tail(static_cast<size_t>(size - start), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  size_t end = tail.find_last_not_of("\r\n ");
+  if (end == std::string::npos) return "";
+  const size_t begin = tail.find_last_of("\r\n", end);
+  std::string line = tail.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+  if (line.size() > 240) line = line.substr(0, 237) + "...";
+  return line;
+}
+
+std::string elapsed(Clock::time_point since) {
+  return format_duration(std::chrono::duration<double>(Clock::now() - since).count());
+}
+
+ErrorCategory category_of_exit(int code) {
+  switch (code) {
+    case 64: return ErrorCategory::InvalidArgument;
+    case 65: return ErrorCategory::Format;
+    case 66: return ErrorCategory::NotFound;
+    case 74: return ErrorCategory::Io;
+    case 78: return ErrorCategory::Config;
+    case 130: return ErrorCategory::Cancelled;
+    default: return ErrorCategory::Internal;
+  }
+}
+
+class Scheduler {
+ public:
+  Scheduler(std::vector<WorkerRun> runs, const WorkerOptions& options)
+      : options_(options), program_(self_executable()), environment_(child_environment(options.threads_per_job)),
+        total_(runs.size()) {
+    for (auto& run : runs) pending_.push_back({std::move(run), Clock::now()});
+  }
+
+  void run() {
+    auto last_status = Clock::now();
+    while (!pending_.empty() || !running_.empty()) {
+      if (cancel_requested() && !cancelling_) cancel_children();
+      if (!cancelling_ && !failure_) launch_ready();
+      reap();
+      if (std::chrono::duration<double>(Clock::now() - last_status).count() >= options_.status_every_s) {
+        print_status();
+        last_status = Clock::now();
+      }
+      if (pending_.empty() && running_.empty()) break;
+      if ((cancelling_ || failure_) && running_.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (failure_) throw *failure_;
+    if (cancelling_) throw cancelled("comparison interrupted; " + std::to_string(done_) + " of " +
+                                     std::to_string(total_) + " runs finished (run again to resume)");
+  }
+
+ private:
+  void launch_ready() {
+    const auto now = Clock::now();
+    for (size_t i = 0; i < pending_.size() && running_.size() < static_cast<size_t>(options_.jobs);) {
+      if (pending_[i].not_before > now) {
+        ++i;
+        continue;
+      }
+      Running started{std::move(pending_[i].run), 0, now};
+      pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
+      started.pid = spawn(program_, started.run, environment_);
+      std::printf("[compare] started %s (log: %s)\n", started.run.label.c_str(), started.run.log_path.c_str());
+      std::fflush(stdout);
+      running_.push_back(std::move(started));
+    }
+  }
+
+  void reap() {
+    for (size_t i = 0; i < running_.size();) {
+      int status = 0;
+      const pid_t pid = waitpid(running_[i].pid, &status, WNOHANG);
+      if (pid == 0) {
+        ++i;
+        continue;
+      }
+      Running finished = std::move(running_[i]);
+      running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+      finish(finished, status);
+    }
+  }
+
+  void finish(Running& finished, int status) {
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code == 0) {
+      ++done_;
+      std::printf("[compare] %zu/%zu finished %s in %s: %s\n", done_, total_, finished.run.label.c_str(),
+                  elapsed(finished.started).c_str(), last_line(finished.run.log_path).c_str());
+    } else if (code == kBusyExit && !cancelling_) {
+      std::printf("[compare] %s must wait: %s\n", finished.run.label.c_str(), last_line(finished.run.log_path).c_str());
+      const auto delay = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.busy_retry_s));
+      pending_.push_back({std::move(finished.run), Clock::now() + delay});
+    } else if (!cancelling_ && !failure_) {
+      failure_ = Error(category_of_exit(code), finished.run.label + " failed (exit status " + std::to_string(code) +
+                                                   "): " + last_line(finished.run.log_path) + "\n  its log: " +
+                                                   finished.run.log_path);
+      std::printf("[compare] %s failed; waiting for the %zu running runs to finish\n", finished.run.label.c_str(),
+                  running_.size());
+    }
+    std::fflush(stdout);
+  }
+
+  void cancel_children() {
+    cancelling_ = true;
+    for (const auto& child : running_) kill(child.pid, SIGINT);
+    std::printf("[compare] interrupted: waiting for %zu runs to save their state\n", running_.size());
+    std::fflush(stdout);
+  }
+
+  void print_status() {
+    std::printf("[compare] %zu/%zu runs finished, %zu running, %zu waiting\n", done_, total_, running_.size(),
+                pending_.size());
+    for (const auto& child : running_)
+      std::printf("[compare]   %s (%s): %s\n", child.run.label.c_str(), elapsed(child.started).c_str(),
+                  last_line(child.run.log_path).c_str());
+    std::fflush(stdout);
+  }
+
+  WorkerOptions options_;
+  std::string program_;
+  std::vector<std::string> environment_;
+  std::deque<Pending> pending_;
+  std::vector<Running> running_;
+  size_t total_ = 0;
+  size_t done_ = 0;
+  bool cancelling_ = false;
+  std::optional<Error> failure_;
+};
+
+}  // namespace
+
+void run_in_worker_processes(std::vector<WorkerRun> runs, const WorkerOptions& options) {
+  if (options.jobs < 1) throw invalid_argument("jobs must be at least 1, not " + std::to_string(options.jobs));
+  Scheduler(std::move(runs), options).run();
+}
+
+}  // namespace dmx::cli
