@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <array>
+#include <cstring>
 #include <memory>
 
 #include "diffmix/data/datasets.hpp"
@@ -32,7 +33,8 @@ class GzFile {
   GzFile(const GzFile&) = delete;
   GzFile& operator=(const GzFile&) = delete;
 
-  void read(void* out, size_t size, const std::string& what) {
+  // Fills out[0, size); `offset` and `total` place this read inside a larger one, for the message.
+  void read(void* out, size_t size, const std::string& what, size_t offset = 0, size_t total = 0) {
     auto* bytes = static_cast<uint8_t*>(out);
     size_t done = 0;
     while (done < size) {
@@ -43,10 +45,21 @@ class GzFile {
         throw format_error(path_ + ": corrupt gzip data while reading " + what + ": " + gzerror(file_, &code));
       }
       if (got == 0)
-        throw format_error(path_ + ": file ends early while reading " + what + " (" + std::to_string(done) + " of " +
-                           std::to_string(size) + " bytes)");
+        throw format_error(path_ + ": file ends early while reading " + what + " (" + std::to_string(offset + done) +
+                           " of " + std::to_string(total > 0 ? total : size) + " bytes)");
       done += static_cast<size_t>(got);
     }
+  }
+  // `size` bytes, allocated as they arrive: a header that claims more than the file holds costs no memory.
+  std::vector<uint8_t> read_bytes(size_t size, const std::string& what) {
+    constexpr size_t kChunk = size_t{1} << 24;
+    std::vector<uint8_t> bytes;
+    while (bytes.size() < size) {
+      const size_t done = bytes.size();
+      bytes.resize(done + std::min(size - done, kChunk));
+      read(bytes.data() + done, bytes.size() - done, what, done, size);
+    }
+    return bytes;
   }
   uint32_t read_u32(const std::string& what) {
     std::array<uint8_t, 4> b{};
@@ -70,8 +83,7 @@ std::vector<uint8_t> read_idx_labels(const std::string& path) {
   if (magic != kLabelMagic)
     throw format_error(path + ": not an IDX label file (magic " + std::to_string(magic) + ", expected 2049)");
   const uint32_t count = file.read_u32("the label count");
-  std::vector<uint8_t> labels(count);
-  file.read(labels.data(), labels.size(), std::to_string(count) + " labels");
+  std::vector<uint8_t> labels = file.read_bytes(count, std::to_string(count) + " labels");
   if (!file.at_end()) throw format_error(path + ": unexpected bytes after " + std::to_string(count) + " labels");
   return labels;
 }
@@ -88,8 +100,10 @@ at::Tensor read_idx_images(const std::string& path) {
     throw format_error(path + ": implausible image size " + std::to_string(rows) + "x" + std::to_string(cols));
   if (uint64_t{count} * rows * cols > (uint64_t{1} << 34))
     throw format_error(path + ": implausible image count " + std::to_string(count));
+  const std::vector<uint8_t> pixels =
+      file.read_bytes(size_t{count} * rows * cols, std::to_string(count) + " images");
   at::Tensor images = at::empty({int64_t{count}, int64_t{rows}, int64_t{cols}}, at::kByte);
-  file.read(images.data_ptr<uint8_t>(), static_cast<size_t>(images.numel()), std::to_string(count) + " images");
+  if (!pixels.empty()) std::memcpy(images.data_ptr<uint8_t>(), pixels.data(), pixels.size());
   if (!file.at_end()) throw format_error(path + ": unexpected bytes after " + std::to_string(count) + " images");
   return images;
 }

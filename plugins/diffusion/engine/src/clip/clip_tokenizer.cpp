@@ -47,6 +47,8 @@ std::unordered_map<std::string, int64_t> read_vocab(const std::string& path) {
     json = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw dmx::format_error(path + ":" + std::to_string(line_of_byte(text, e.byte)) + ": not valid JSON: " + e.what());
+  } catch (const nlohmann::json::exception& e) {  // a number beyond double (out_of_range)
+    throw dmx::format_error(path + ": not valid JSON: " + e.what());
   }
   if (!json.is_object()) throw dmx::format_error(path + ": the vocabulary must be a JSON object {token: id}");
   std::unordered_map<std::string, int64_t> vocab;

@@ -63,11 +63,13 @@ ConfigFile ConfigFile::open(const std::string& path) {
 }
 
 ConfigFile ConfigFile::parse(const std::string& text, const std::string& source) {
+  nlohmann::json json;
   try {
-    return ConfigFile(nlohmann::json::parse(quote_python_constants(text)), source);
-  } catch (const nlohmann::json::parse_error& e) {
+    json = nlohmann::json::parse(quote_python_constants(text));
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number beyond double (out_of_range)
     throw dmx::format_error(source + ": not valid JSON: " + e.what());
   }
+  return ConfigFile(std::move(json), source);
 }
 
 ConfigFile::ConfigFile(nlohmann::json json, std::string source, std::string key_prefix)
