@@ -5,9 +5,10 @@
 #   scripts/fuzz.sh 30 toml_config   # only the named targets
 #
 # Runs $(nproc) targets at a time (FUZZ_JOBS overrides). Each starts from its seed corpus in tests/fuzz/corpus/<target>
-# and grows a working corpus in build-sanitize/fuzz/corpus/<target>, kept between runs. A crash, leak, timeout or
-# an exception other than dmx::Error leaves its input in build-sanitize/fuzz/findings/<target>/ and fails the script;
-# fixed, such an input belongs in tests/fuzz/corpus/<target>/ so that CTest replays it from then on.
+# and grows a working corpus in build-sanitize/fuzz/corpus/<target> (FUZZ_WORK_DIR replaces build-sanitize/fuzz),
+# kept between runs. FUZZ_SEED fixes libFuzzer's seed (with FUZZ_RUNS and a fresh FUZZ_WORK_DIR, a run is repeatable).
+# A crash, leak, timeout or an exception other than dmx::Error leaves its input in <work>/findings/<target>/ and fails
+# the script; fixed, such an input belongs in tests/fuzz/corpus/<target>/ so that CTest replays it from then on.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,11 +28,12 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 run_target() {  # TARGET: fuzz it, then print one line of results
-  local target=$1 build=$2 seconds=$3
-  local corpus=$build/fuzz/corpus/$target findings=$build/fuzz/findings/$target log=$build/fuzz/logs/$target.log
+  local target=$1 build=$2 seconds=$3 work=$4
+  local corpus=$work/corpus/$target findings=$work/findings/$target log=$work/logs/$target.log
   mkdir -p "$corpus" "$findings" "$(dirname "$log")"
   local runs=()
-  if [ -n "${FUZZ_RUNS:-}" ]; then runs=(-runs="$FUZZ_RUNS"); fi
+  if [ -n "${FUZZ_RUNS:-}" ]; then runs+=(-runs="$FUZZ_RUNS"); fi
+  if [ -n "${FUZZ_SEED:-}" ]; then runs+=(-seed="$FUZZ_SEED"); fi
   "$build/fuzz/fuzz_$target" "$corpus" "tests/fuzz/corpus/$target" -max_total_time="$seconds" "${runs[@]}" \
     -timeout=10 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 -artifact_prefix="$findings/" >"$log" 2>&1
   local status=$?
@@ -46,4 +48,5 @@ run_target() {  # TARGET: fuzz it, then print one line of results
 export -f run_target
 
 printf '%-22s %12s %8s %8s  %s\n' target executions exec/s corpus result
-printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c 'run_target "$@"' _ {} "$build" "$seconds"
+work=$(realpath -m "${FUZZ_WORK_DIR:-$build/fuzz}")
+printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c 'run_target "$@"' _ {} "$build" "$seconds" "$work"
