@@ -5,8 +5,8 @@
 # include those narrow headers themselves.
 add_library(diffmix_torch_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/torch_pch_anchor.cpp)
 target_link_libraries(diffmix_torch_pch PUBLIC diffmix::torch)
-target_precompile_headers(diffmix_torch_pch PRIVATE
-  <ATen/ATen.h> <torch/types.h> <string> <vector> <memory> <functional> <unordered_map> <map>)
+set(DIFFMIX_PCH_HEADERS <ATen/ATen.h> <torch/types.h> <string> <vector> <memory> <functional> <unordered_map> <map>)
+target_precompile_headers(diffmix_torch_pch PRIVATE ${DIFFMIX_PCH_HEADERS})
 
 # Plugins compile with hidden visibility, and clang refuses a precompiled header built with other visibility flags:
 # they get their own copy of the same header.
@@ -14,8 +14,7 @@ add_library(diffmix_plugin_torch_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/torch_pc
 target_link_libraries(diffmix_plugin_torch_pch PUBLIC diffmix::torch)
 set_target_properties(diffmix_plugin_torch_pch PROPERTIES
   CXX_VISIBILITY_PRESET hidden C_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
-target_precompile_headers(diffmix_plugin_torch_pch PRIVATE
-  <ATen/ATen.h> <torch/types.h> <string> <vector> <memory> <functional> <unordered_map> <map>)
+target_precompile_headers(diffmix_plugin_torch_pch PRIVATE ${DIFFMIX_PCH_HEADERS})
 
 # dmx_plugin_use_torch(<plugin>): link LibTorch into a plugin made by dmx_add_plugin, with the plugins' header.
 function(dmx_plugin_use_torch target)

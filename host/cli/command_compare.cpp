@@ -3,7 +3,6 @@
 // per generative set-up and report.html. With jobs > 1 the runs go to child processes (worker_processes.hpp), each
 // of which is this command again with --run-setup and --run-seed.
 #include <CLI/CLI.hpp>
-#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +16,7 @@
 #include "diffmix/error.hpp"
 #include "diffmix/progress.hpp"
 #include "diffmix/registry.hpp"
+#include "process_conventions.hpp"
 #include "worker_processes.hpp"
 
 namespace dmx::cli {
@@ -30,12 +30,6 @@ struct CompareOptions {
   std::string run_setup;  // set: run only this set-up with run_seed (a worker process)
   uint64_t run_seed = 0;
 };
-
-int available_cores() {
-  cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0) return CPU_COUNT(&cpus);
-  return 1;
-}
 
 // One run of the matrix, in a worker process.
 void run_one(const classifier::CompareConfig& compare, PluginRegistry& registry, const CompareOptions& options) {

@@ -3,7 +3,6 @@
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
-#include <sched.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -11,32 +10,18 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "process_conventions.hpp"
 #include "diffmix/cancellation.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/log.hpp"
 
 namespace {
 
-// Exit codes follow sysexits.h where one fits, so scripts can tell a bad config from a failed run.
-int exit_code_for(dmx::ErrorCategory category) {
-  switch (category) {
-    case dmx::ErrorCategory::InvalidArgument: return 64;  // EX_USAGE
-    case dmx::ErrorCategory::Config: return 78;           // EX_CONFIG
-    case dmx::ErrorCategory::NotFound: return 66;         // EX_NOINPUT
-    case dmx::ErrorCategory::Format: return 65;           // EX_DATAERR
-    case dmx::ErrorCategory::Io: return 74;               // EX_IOERR
-    case dmx::ErrorCategory::Cancelled: return 130;       // as if interrupted
-    case dmx::ErrorCategory::Busy: return 75;             // EX_TEMPFAIL: another process holds a folder it needs
-    default: return 1;
-  }
-}
-
 // LibTorch's OpenMP default can come out as one thread on small machines; without an explicit OMP_NUM_THREADS the
 // command uses every core it may run on. Configs that need bit-exact resumes set their own thread count.
 void use_available_cores() {
   if (std::getenv("OMP_NUM_THREADS")) return;
-  cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0) at::set_num_threads(CPU_COUNT(&cpus));
+  at::set_num_threads(dmx::cli::available_cores());
 }
 
 }  // namespace
@@ -64,7 +49,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const dmx::Error& e) {
     std::fprintf(stderr, "diffmix: %s: %s\n", std::string(dmx::to_string(e.category())).c_str(), e.what());
-    return exit_code_for(e.category());
+    return dmx::cli::exit_code_for(e.category());
   } catch (const c10::Error& e) {
     // LibTorch's own message, without the C++ stack trace its what() appends: one line, like every other error.
     std::fprintf(stderr, "diffmix: error: %s\n", e.what_without_backtrace());

@@ -19,6 +19,7 @@
 #include "diffmix/cancellation.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/progress.hpp"
+#include "process_conventions.hpp"
 
 extern char** environ;
 
@@ -26,7 +27,7 @@ namespace dmx::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kBusyExit = 75;  // EX_TEMPFAIL, as main.cpp maps ErrorCategory::Busy
+const int kBusyExit = exit_code_for(ErrorCategory::Busy);
 
 struct Pending {
   WorkerRun run;
@@ -104,18 +105,6 @@ std::string last_line(const std::string& path) {
 
 std::string elapsed(Clock::time_point since) {
   return format_duration(std::chrono::duration<double>(Clock::now() - since).count());
-}
-
-ErrorCategory category_of_exit(int code) {
-  switch (code) {
-    case 64: return ErrorCategory::InvalidArgument;
-    case 65: return ErrorCategory::Format;
-    case 66: return ErrorCategory::NotFound;
-    case 74: return ErrorCategory::Io;
-    case 78: return ErrorCategory::Config;
-    case 130: return ErrorCategory::Cancelled;
-    default: return ErrorCategory::Internal;
-  }
 }
 
 class Scheduler {

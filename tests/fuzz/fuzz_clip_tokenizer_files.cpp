@@ -3,11 +3,6 @@
 #include "diffmix/sd/clip_tokenizer.hpp"
 #include "fuzz_support.hpp"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  dmx::fuzz::quiet_logging();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto parts = dmx::fuzz::split_parts(data, size, 4);
   dmx::fuzz::write_scratch_file("tokenizer/vocab.json", parts[0]);

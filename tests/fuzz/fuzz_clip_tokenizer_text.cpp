@@ -8,7 +8,6 @@ dmx::sd::CLIPTokenizer* tokenizer = nullptr;
 }
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  dmx::fuzz::quiet_logging();
   tokenizer = new dmx::sd::CLIPTokenizer(dmx::sd::CLIPTokenizer::load(DMX_FUZZ_TOKENIZER_DIR));
   tokenizer->add_token("<class_3>");
   return 0;

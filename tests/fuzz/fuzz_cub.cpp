@@ -3,11 +3,6 @@
 #include "diffmix/data/datasets.hpp"
 #include "fuzz_support.hpp"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  dmx::fuzz::quiet_logging();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto parts = dmx::fuzz::split_parts(data, size, 4);
   const char* names[] = {"images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt"};

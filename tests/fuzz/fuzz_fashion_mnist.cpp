@@ -2,11 +2,6 @@
 #include "diffmix/data/datasets.hpp"
 #include "fuzz_support.hpp"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  dmx::fuzz::quiet_logging();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto parts = dmx::fuzz::split_parts(data, size, 2);
   dmx::fuzz::write_scratch_file("fashion-mnist/train-images-idx3-ubyte.gz", parts[0]);

@@ -2,11 +2,6 @@
 #include "diffmix/io/image.hpp"
 #include "fuzz_support.hpp"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  dmx::fuzz::quiet_logging();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dmx::fuzz::expect_clean_failure([&] { (void)dmx::io::decode_image(data, size, "fuzz-input"); });
   return 0;

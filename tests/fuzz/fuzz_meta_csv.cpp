@@ -2,11 +2,6 @@
 #include "diffmix/data/synthetic_cache.hpp"
 #include "fuzz_support.hpp"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  dmx::fuzz::quiet_logging();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dmx::fuzz::write_scratch_file("authors-cache/meta.csv", {reinterpret_cast<const char*>(data), size});
   static const std::vector<std::string> class_names = {"Black footed Albatross", "Laysan_Albatross", "Sooty Albatross",

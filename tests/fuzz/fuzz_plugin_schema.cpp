@@ -4,11 +4,6 @@
 #include "diffmix/config.hpp"
 #include "fuzz_support.hpp"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  dmx::fuzz::quiet_logging();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto parts = dmx::fuzz::split_parts(data, size, 2);
   dmx::fuzz::expect_clean_failure([&] {

@@ -3,11 +3,6 @@
 #include "diffmix/sd/lora.hpp"
 #include "fuzz_support.hpp"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  dmx::fuzz::quiet_logging();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path =
       dmx::fuzz::write_scratch_file("model.safetensors", {reinterpret_cast<const char*>(data), size});
