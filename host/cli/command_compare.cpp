@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.hpp"
 #include "diffmix/classifier/compare.hpp"
@@ -44,24 +46,43 @@ void run_one(const classifier::CompareConfig& compare, PluginRegistry& registry,
   std::printf("test top-1 %.2f%%\n", result.top1 * 100.0);
 }
 
-// Every run of the matrix as a worker process. Set-ups with a sample source go first: they take longest (a source
-// may fine-tune a model first), and starting them early keeps the cores busy to the end.
+// How many steps a run's sample source fine-tunes before it makes its first sample: its `finetune.steps`, the
+// diffusion sources' key (docs/diffusion.md); 0 for a run without a source or a source that does not fine-tune.
+int64_t finetune_steps(const classifier::TrainConfig& run) {
+  if (!run.synthetic.stream) return 0;
+  return run.synthetic.stream->source.raw()["finetune"]["steps"].value_or(int64_t{0});
+}
+
+// Every run of the matrix as a worker process, in the order they start. Set-ups with a sample source go first: they
+// take longest. Among them the longest fine-tuning goes first, as a fine-tuned model that several set-ups share is
+// what the comparison would otherwise end up waiting for; the runs that need it meanwhile are sent back to the queue.
 std::vector<WorkerRun> worker_runs(const classifier::CompareConfig& compare, const CompareOptions& options) {
-  std::vector<WorkerRun> generative, others;
+  struct Planned {
+    WorkerRun worker;
+    bool streams = false;
+    int64_t finetune_steps = 0;
+  };
+  std::vector<Planned> planned;
   for (const auto& setup : compare.setups) {
     for (uint64_t seed : compare.seeds) {
       const auto run = classifier::setup_run_config(compare, setup, seed);
-      WorkerRun worker;
-      worker.label = setup.name + " seed " + std::to_string(seed);
-      worker.arguments = {"compare", options.config_path, "--output", compare.base.output_dir, "--run-setup",
-                          setup.name, "--run-seed", std::to_string(seed)};
-      if (options.fresh) worker.arguments.push_back("--fresh");
-      worker.log_path = run.output_dir + "/run.log";
-      (run.synthetic.stream ? generative : others).push_back(std::move(worker));
+      Planned plan;
+      plan.worker.label = setup.name + " seed " + std::to_string(seed);
+      plan.worker.arguments = {"compare", options.config_path, "--output", compare.base.output_dir, "--run-setup",
+                               setup.name, "--run-seed", std::to_string(seed)};
+      if (options.fresh) plan.worker.arguments.push_back("--fresh");
+      plan.worker.log_path = run.output_dir + "/run.log";
+      plan.streams = run.synthetic.stream.has_value();
+      plan.finetune_steps = finetune_steps(run);
+      planned.push_back(std::move(plan));
     }
   }
-  generative.insert(generative.end(), others.begin(), others.end());
-  return generative;
+  std::stable_sort(planned.begin(), planned.end(), [](const Planned& a, const Planned& b) {
+    return std::make_pair(a.streams, a.finetune_steps) > std::make_pair(b.streams, b.finetune_steps);
+  });
+  std::vector<WorkerRun> runs;
+  for (auto& plan : planned) runs.push_back(std::move(plan.worker));
+  return runs;
 }
 
 void run_compare(const CompareOptions& options) {

@@ -151,6 +151,9 @@ void run_synthesize(const SynthesizeOptions& options) {
 
   spdlog::info("{}: preparing on {} ({} images, {} classes)", source_name, dataset->name(), dataset->size(),
                dataset->num_classes());
+  // The cache may only hold samples this source makes with these settings: checked (and recorded) before prepare(),
+  // which may fine-tune for a long time. The plugin's own writer takes the folder after this one lets it go.
+  data::SyntheticCacheWriter(settings.output, ".png", sample_source_record(source, settings.seed));
   sample_source->prepare();
   spdlog::info("{}: synthesizing {} samples into {}", source_name, count, settings.output);
   sample_source->synthesize(settings.output, count);

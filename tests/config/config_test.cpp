@@ -35,6 +35,19 @@ TEST(Config, ReadsTypedValuesWithDefaults) {
   EXPECT_NO_THROW(doc.root().finish());
 }
 
+// One content, one text: a table written inline or as sections prints the same document, which parses back.
+TEST(Config, TomlDocumentWritesEveryTableAsASection) {
+  const auto inline_tables = Document::parse_string("a = 1\nsource = { model = \"m\", finetune = { steps = 4 } }\n",
+                                                    "inline.toml");
+  const auto sections = Document::parse_string("a = 1\n[source]\nmodel = \"m\"\n[source.finetune]\nsteps = 4\n",
+                                               "sections.toml");
+  const std::string text = dmx::config::toml_document(inline_tables.root().raw());
+  EXPECT_EQ(text, dmx::config::toml_document(sections.root().raw()));
+  EXPECT_EQ(text.find('{'), std::string::npos) << text;
+  const auto again = Document::parse_string(text, "again.toml");
+  EXPECT_EQ(again.root().table("source")->table("finetune")->integer("steps", 0), 4);
+}
+
 TEST(Config, IntegerWhereANumberIsExpectedIsAccepted) {
   const auto doc = Document::parse_string("lr = 1\n", "a.toml");
   EXPECT_DOUBLE_EQ(doc.root().number("lr", 0.0), 1.0);

@@ -93,6 +93,38 @@ TEST(SyntheticCacheWriter, ASecondWriterOfTheSameFolderIsBusyUntilTheFirstIsGone
   EXPECT_EQ(second.size(), 1);
 }
 
+// A cache records what made its samples; a writer with other settings is refused (naming the folder and the first
+// line that differs) before it adds anything, one with the same settings resumes, and the count may grow.
+TEST(SyntheticCacheWriter, RefusesACacheMadeWithOtherSettings) {
+  TempDir dir;
+  const std::string made_by = "seed = 0\n\n[source]\naugmenter = 'diff_mix'\nsteps = 25\n";
+  {
+    SyntheticCacheWriter writer(dir / "cache", ".png", made_by);
+    writer.add(dmx::test::test_picture(8, 8, 1), record(0, 1, 0.5, 1));
+  }
+  EXPECT_EQ(dmx::io::read_text_if_exists(dir / "cache/" + dmx::data::kMadeByFileName), made_by);
+  const std::string other = "seed = 0\n\n[source]\naugmenter = 'diff_mix'\nsteps = 30\n";
+  const std::string message = error_of([&] { SyntheticCacheWriter writer(dir / "cache", ".png", other); });
+  EXPECT_NE(message.find(dir / "cache: its samples were made with other settings"), std::string::npos) << message;
+  EXPECT_NE(message.find("line 5: `steps = 25` there, `steps = 30` here"), std::string::npos) << message;
+  SyntheticCacheWriter same(dir / "cache", ".png", made_by);
+  EXPECT_EQ(same.size(), 1);
+  same.add(dmx::test::test_picture(8, 8, 2), record(1, 0, 0.5, 2));
+  EXPECT_EQ(same.size(), 2);
+}
+
+// A cache written before settings were recorded takes those of its next writer; a writer without settings records
+// and checks nothing.
+TEST(SyntheticCacheWriter, ACacheWithoutARecordTakesTheNextWritersSettings) {
+  TempDir dir;
+  { SyntheticCacheWriter(dir / "cache").add(dmx::test::test_picture(8, 8, 1), record(0, 1, 0.5, 1)); }
+  EXPECT_FALSE(std::filesystem::exists(dir / "cache/" + dmx::data::kMadeByFileName));
+  { SyntheticCacheWriter writer(dir / "cache", ".png", "seed = 1\n"); }
+  EXPECT_EQ(dmx::io::read_text_if_exists(dir / "cache/" + dmx::data::kMadeByFileName), "seed = 1\n");
+  SyntheticCacheWriter unrecorded(dir / "cache");
+  EXPECT_EQ(unrecorded.size(), 1);
+}
+
 TEST(FileLock, IsExclusiveUntilReleasedAndCreatesItsFolder) {
   TempDir dir;
   const std::string path = dir / "a/b/.lock";

@@ -9,12 +9,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "../common/test_env.hpp"
 #include "diffmix/config.hpp"
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/io/safetensors.hpp"
 #include "diffmix/registry.hpp"
 #include "diffmix/sd/image_processor.hpp"
 #include "diffmix/sd/pipeline_stable_diffusion.hpp"
@@ -263,6 +265,53 @@ TEST(DiffusionPlugin, FineTunesInPrepareAndDiffMixUsesTheLearnedPrompts) {
     EXPECT_NE(std::string(e.what()).find("3 classes"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("4"), std::string::npos) << e.what();
   }
+}
+
+// Every tensor of a safetensors file, by name.
+std::map<std::string, at::Tensor> tensors_of(const std::string& path) {
+  const auto file = dmx::io::SafetensorsFile::open(path);
+  std::map<std::string, at::Tensor> tensors;
+  for (const auto& name : file.names()) tensors[name] = file.tensor(name);
+  return tensors;
+}
+
+// The fine-tuned folder holds the model its [finetune] table makes, whatever the run's seed: more steps continue it
+// to the weights of one run of all of them; other settings, or fewer steps, are refused with the folder and setting.
+TEST(DiffusionPlugin, AChangedFinetuneTableContinuesTheModelOrIsRefused) {
+  auto plugins = registry();
+  const auto dir = fresh_dir("finetune_change");
+  const auto table = [&](const std::string& folder, int steps, const std::string& learning_rate) {
+    return "finetuned = \"" + dir + "/" + folder + "\"\n[finetune]\nsteps = " + std::to_string(steps) +
+           "\nbatch_size = 2\nresolution = 32\ncheckpoint_every = 1\nlearning_rate = " + learning_rate + "\n";
+  };
+  create(plugins, "diff_gen", table("continued", 2, "1e-3"), /*seed=*/3)->prepare();
+  create(plugins, "diff_gen", table("continued", 3, "1e-3"), /*seed=*/4)->prepare();
+  create(plugins, "diff_gen", table("whole", 3, "1e-3"), /*seed=*/5)->prepare();
+  const auto continued = dmx::finetune::FinetuneManifest::read(dir + "/continued/" + dmx::finetune::kManifestFile);
+  EXPECT_EQ(continued.steps, 3);
+  EXPECT_EQ(continued.seed, 0);
+  for (const char* file : {dmx::finetune::kLoraFile, dmx::finetune::kEmbeddingsFile}) {
+    const auto a = tensors_of(dir + "/continued/" + file);
+    const auto b = tensors_of(dir + "/whole/" + file);
+    ASSERT_EQ(a.size(), b.size()) << file;
+    for (const auto& [name, tensor] : a) EXPECT_TRUE(at::equal(tensor, b.at(name))) << file << " " << name;
+  }
+
+  const auto expect_refused = [&](const std::string& source_table, const std::string& words) {
+    try {
+      create(plugins, "diff_mix", source_table)->prepare();
+      ADD_FAILURE() << "a folder fine-tuned with other settings was used: " << source_table;
+    } catch (const dmx::Error& e) {
+      EXPECT_EQ(e.category(), dmx::ErrorCategory::InvalidArgument) << e.what();
+      EXPECT_NE(std::string(e.what()).find(dir + "/whole holds a model fine-tuned with other settings"),
+                std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  };
+  expect_refused(table("whole", 3, "2e-3"), "learning_rate = 0.001 there, learning_rate = 0.002 here");
+  expect_refused(table("whole", 2, "1e-3"), "3 steps there, 2 here");
+  expect_refused(table("whole", 3, "1e-3") + "seed = 1\n", "seed 0 there, 1 here");
 }
 
 TEST(DiffusionPlugin, ClearErrorsForWhatAUserGetsWrong) {

@@ -63,7 +63,7 @@ class Table {
   const std::string& path() const;
   const std::string& source() const;
   const toml::table& raw() const;
-  // The table as TOML text: how an augmenter's table crosses the plugin ABI.
+  // The table as TOML text (toml_document): how an augmenter's table crosses the plugin ABI.
   std::string to_toml() const;
 
  private:
@@ -97,5 +97,9 @@ class Document {
 
 // The candidate closest to `word` by edit distance, when it is close enough to be a likely misspelling.
 std::optional<std::string> nearest_name(std::string_view word, const std::vector<std::string>& candidates);
+
+// `table` as a TOML document with every table inside it, inline or not, written as a [section]: the same content
+// gives the same text however the file spelled it (an inline table would print as `{ ... }`, not a document).
+std::string toml_document(toml::table table);
 
 }  // namespace dmx::config

@@ -75,6 +75,10 @@ class PluginRegistry {
   std::unique_ptr<Impl> impl_;
 };
 
+// What a synthetic cache records about the sample source that fills it (SyntheticCacheWriter's `made_by`): the seed
+// the source draws its samples with and its TOML table (the plugin's own keys, `augmenter` included).
+std::string sample_source_record(const config::Table& source, uint64_t seed);
+
 // The installed plugin folder compiled into this build.
 std::string install_plugin_dir();
 

@@ -264,12 +264,20 @@ void Table::finish() const {
   for (const auto& child : state_->children) child.finish();
 }
 
-std::string Table::to_toml() const {
-  // An inline table (`augment = [{ augmenter = "cutmix" }]`) would print as `{ ... }`, which is not a TOML document.
-  toml::table document = *state_->table;
-  document.is_inline(false);
+std::string Table::to_toml() const { return toml_document(*state_->table); }
+
+namespace {
+void write_as_sections(toml::table& table) {
+  table.is_inline(false);
+  for (auto&& [key, value] : table)
+    if (auto* inner = value.as_table()) write_as_sections(*inner);
+}
+}  // namespace
+
+std::string toml_document(toml::table table) {
+  write_as_sections(table);
   std::ostringstream out;
-  out << toml::toml_formatter(document);
+  out << toml::toml_formatter(table);
   return out.str();
 }
 

@@ -65,7 +65,7 @@ SampleStream::SampleStream(std::shared_ptr<SampleSource> source, int64_t num_cla
                       "cache with `diffmix synthesize` and train on it with [synthetic] cache = \"...\"");
   if (num_classes_ <= 0) throw invalid_argument("SampleStream: num_classes must be > 0");
 
-  writer_ = std::make_unique<SyntheticCacheWriter>(options_.cache);
+  writer_ = std::make_unique<SyntheticCacheWriter>(options_.cache, ".png", options_.made_by);
   resumed_from_ = writer_->size();
   if (resumed_from_ > 0 && resumed_from_ < options_.total && !source_->can_seek())
     throw unsupported("sample source '" + source_->name() + "' cannot seek, so the stream cannot resume after the " +

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/error.hpp"
@@ -21,6 +23,46 @@ std::string image_name(int64_t index, const std::string& extension) {
   return name + extension;
 }
 
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return lines;
+}
+
+// "line 3: `steps = 2500` there, `steps = 4000` here": the first line where `recorded` and `wanted` differ.
+std::string first_difference(const std::string& recorded, const std::string& wanted) {
+  const auto there = lines_of(recorded);
+  const auto here = lines_of(wanted);
+  size_t n = 0;
+  while (n < there.size() && n < here.size() && there[n] == here[n]) ++n;
+  const auto quoted = [](const std::vector<std::string>& lines, size_t i) {
+    return i < lines.size() ? "`" + lines[i] + "`" : std::string("nothing");
+  };
+  return "line " + std::to_string(n + 1) + ": " + quoted(there, n) + " there, " + quoted(here, n) + " here";
+}
+
+// Records `made_by` in a new cache, or checks it against the record of an existing one (the writer's lock is held).
+// A cache written before records existed gets this writer's.
+void claim_made_by(const std::string& folder, const std::string& made_by) {
+  if (made_by.empty()) return;
+  const std::string path = folder + "/" + kMadeByFileName;
+  const std::string recorded = io::read_text_if_exists(path);
+  if (recorded.empty()) {
+    io::write_file_atomic(path, made_by.data(), made_by.size());
+    return;
+  }
+  if (recorded != made_by)
+    throw invalid_argument(folder + ": its samples were made with other settings than this run's (" + path + ", " +
+                           first_difference(recorded, made_by) + "); delete the folder to make them again, or " +
+                           "write to another cache folder");
+}
+
 }  // namespace
 
 void write_manifest(const std::string& path, const std::vector<SyntheticRecord>& records) {
@@ -29,7 +71,8 @@ void write_manifest(const std::string& path, const std::vector<SyntheticRecord>&
   io::write_file_atomic(path, content.data(), content.size());
 }
 
-SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std::string& extension)
+SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std::string& extension,
+                                           const std::string& made_by)
     : folder_(folder), extension_(extension) {
   if (extension_ != ".png" && extension_ != ".jpg")
     throw invalid_argument(folder + ": synthetic images must be .png or .jpg, not '" + extension_ + "'");
@@ -40,6 +83,7 @@ SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std:
   if (!lock_)
     throw busy(folder_ + ": another process is writing this synthetic cache (it holds " + kWriterLockFileName +
                "); run one writer per cache folder");
+  claim_made_by(folder_, made_by);
 
   manifest_ = std::make_unique<io::LineLog>(folder_ + "/" + kManifestFileName);
   const auto& lines = manifest_->lines();

@@ -240,4 +240,11 @@ std::shared_ptr<SampleSource> PluginRegistry::create_sample_source(const std::st
   return std::make_shared<PluginSampleSource>(library, *factory, std::move(view), instance, context.num_classes);
 }
 
+std::string sample_source_record(const config::Table& source, uint64_t seed) {
+  toml::table record;
+  record.insert("seed", static_cast<int64_t>(seed));
+  record.insert("source", source.raw());
+  return config::toml_document(std::move(record));
+}
+
 }  // namespace dmx

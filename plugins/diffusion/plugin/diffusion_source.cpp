@@ -69,10 +69,16 @@ void DiffusionSource::ensure_plan(int64_t count) {
 
 // ---- prepare --------------------------------------------------------------------------------------------------
 
-void DiffusionSource::finetune_if_missing() {
+// The fine-tuned folder is used as it is when the source has no [finetune] table (a `diffmix finetune` output).
+// With one, the folder must hold the model those settings make: a folder without artifacts is fine-tuned, one with
+// fewer steps continues from its checkpoint (each step's batch depends only on the seed and the step, so this equals
+// one run of all the steps), and one made with other settings is an error, never silently sampled from.
+void DiffusionSource::finetune_unless_done() {
   if (!settings_.strategy.is_finetuned()) return;
   const auto& folder = settings_.pipeline.finetuned;
-  if (std::filesystem::exists(std::filesystem::path(folder) / finetune::kManifestFile)) return;
+  const auto manifest_path = (std::filesystem::path(folder) / finetune::kManifestFile).string();
+  const bool made = std::filesystem::exists(manifest_path);
+  if (made && !settings_.finetune) return;
   if (!settings_.finetune)
     throw not_found(context_.name() + ": no fine-tuned artifacts in '" + folder + "' (" + finetune::kManifestFile +
                     " is missing): run `diffmix finetune` with output = \"" + folder + "\", or add a [finetune] " +
@@ -80,10 +86,27 @@ void DiffusionSource::finetune_if_missing() {
   finetune::FinetuneConfig config;
   config.source = context_.name() + " [finetune]";
   config.output_dir = folder;
-  config.seed = seed();
+  config.seed = settings_.finetune_seed;
   config.model_path = settings_.pipeline.model;
   config.device = device_name(context_.device());
   config.train = *settings_.finetune;
+  if (made) {
+    const auto manifest = finetune::FinetuneManifest::read(manifest_path);
+    const auto difference = finetune::finetune_difference(manifest, config);
+    if (!difference.empty() || manifest.steps > config.train.steps)
+      throw invalid_argument(context_.name() + ": " + folder + " holds a model fine-tuned with other settings than " +
+                             "[finetune] asks for (" +
+                             (difference.empty() ? std::to_string(manifest.steps) + " steps there, " +
+                                                       std::to_string(config.train.steps) + " here"
+                                                 : difference) +
+                             "); delete the folder to fine-tune again, or set `finetuned` to another folder");
+    if (manifest.steps == config.train.steps) return;
+  }
+  run_finetune(config);
+}
+
+void DiffusionSource::run_finetune(const finetune::FinetuneConfig& config) {
+  const auto& folder = config.output_dir;
   finetune::FinetuneRunOptions options;
   options.log_progress = false;  // the host shows progress from context_.progress
   const auto total = static_cast<uint64_t>(config.train.steps);
@@ -98,12 +121,14 @@ void DiffusionSource::finetune_if_missing() {
                                    std::to_string(config.train.steps) + " steps into " + folder);
   };
   const auto result = finetune::run_finetune(config, *dataset_, options);
-  context_.log(DMX_LOG_INFO, "fine-tuned " + std::to_string(result.steps) + " steps into " + folder);
+  context_.log(DMX_LOG_INFO, "fine-tuned " + std::to_string(result.steps) + " steps into " + folder +
+                                 (result.resumed_from > 0 ? " (from step " + std::to_string(result.resumed_from) + ")"
+                                                          : ""));
 }
 
 void DiffusionSource::prepare() {
   if (pipeline_) return;
-  finetune_if_missing();
+  finetune_unless_done();
   context_.log(DMX_LOG_INFO, "loading " + settings_.pipeline.model +
                                  (settings_.strategy.is_finetuned() ? " with " + settings_.pipeline.finetuned : ""));
   pipeline_.emplace(diffusion::SynthesisPipeline::load(settings_.strategy, settings_.pipeline,

@@ -43,7 +43,8 @@ class DiffusionSource {
  private:
   void require_prepared() const;
   void check_strengths_take_a_step() const;
-  void finetune_if_missing();
+  void finetune_unless_done();
+  void run_finetune(const finetune::FinetuneConfig& config);
   uint64_t seed() const;
   // A plan with at least `count` jobs (job k does not depend on the plan's length, so growing it changes none).
   void ensure_plan(int64_t count);

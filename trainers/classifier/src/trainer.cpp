@@ -35,6 +35,20 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kEvalBatchSize = 256;
 
+// The synthetic data's part of a run's fingerprint: another cache, mixing, or streamed source is another run.
+std::string synthetic_fingerprint(const SyntheticSettings& s) {
+  if (s.cache.empty()) return "";
+  std::string text = " synthetic=" + s.cache + " p=" + std::to_string(s.probability) +
+                     " mode=" + std::to_string(static_cast<int>(s.mode)) + " gamma=" + std::to_string(s.gamma) +
+                     " filtered=" + std::to_string(s.filtered);
+  if (const auto& stream = s.stream) {
+    text += " synchronous=" + std::to_string(stream->synchronous) + " per_epoch=" + std::to_string(stream->per_epoch) +
+            " count=" + (stream->count ? std::to_string(*stream->count) : "-") +
+            " multiplier=" + std::to_string(stream->multiplier) + " source={" + stream->source.to_toml() + "}";
+  }
+  return text;
+}
+
 // Settings that must match for a checkpoint to be continued.
 std::string fingerprint(const TrainConfig& c) {
   const auto& d = c.data;
@@ -45,6 +59,7 @@ std::string fingerprint(const TrainConfig& c) {
                      " epochs=" + std::to_string(c.optim.epochs) + " lr=" + std::to_string(c.optim.lr) +
                      " augment=";
   for (const auto& table : c.augment) text += "{" + table.to_toml() + "}";
+  text += synthetic_fingerprint(c.synthetic);
   for (char& ch : text)
     if (ch == '\n') ch = ' ';
   return text;
@@ -78,6 +93,7 @@ data::SampleStreamOptions stream_options(const TrainConfig& config, const data::
   const int64_t later_epochs = std::max<int64_t>(1, config.optim.epochs - 1);
   options.per_epoch = settings.per_epoch > 0 ? settings.per_epoch : (options.total + later_epochs - 1) / later_epochs;
   options.gamma = config.synthetic.gamma;
+  options.made_by = sample_source_record(settings.source, config.seed);
   return options;
 }
 

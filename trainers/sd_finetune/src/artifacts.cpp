@@ -8,8 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
 
 namespace dmx::finetune {
 namespace {
@@ -82,6 +86,35 @@ std::string training_prompt(Strategy strategy, int64_t class_index, const std::s
   return "a photo of a " + subject + (metaclass.empty() ? "" : " " + metaclass);
 }
 
+namespace {
+
+std::vector<std::string> setting_lines(const std::string& toml) {
+  std::vector<std::string> lines;
+  std::istringstream in(toml);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("steps = ", 0) != 0) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
+std::string finetune_difference(const FinetuneManifest& manifest, const FinetuneConfig& config) {
+  if (manifest.base_model != config.model_path)
+    return "base model " + manifest.base_model + " there, " + config.model_path + " here";
+  if (manifest.seed >= 0 && manifest.seed != static_cast<int64_t>(config.seed))
+    return "seed " + std::to_string(manifest.seed) + " there, " + std::to_string(config.seed) + " here";
+  auto wanted = config.train;
+  wanted.precision = resolve_precision(wanted.precision, config.device.substr(0, config.device.find(':')));
+  const auto there = setting_lines(manifest.config_toml);
+  const auto here = setting_lines(settings_toml(wanted));
+  for (size_t i = 0; i < std::max(there.size(), here.size()); ++i) {
+    const std::string a = i < there.size() ? there[i] : "nothing";
+    const std::string b = i < here.size() ? here[i] : "nothing";
+    if (a != b) return a + " there, " + b + " here";
+  }
+  return "";
+}
+
 void FinetuneManifest::write(const std::string& path) const {
   json out;
   out["base_model"] = base_model;
@@ -98,6 +131,7 @@ void FinetuneManifest::write(const std::string& path) const {
                  {"unet_block_out_channels", base.unet_block_out_channels},
                  {"attention_projections", base.attention_projections}};
   out["config"] = config_toml;
+  if (seed >= 0) out["seed"] = seed;
   const auto text = out.dump(2) + "\n";
   io::write_file_atomic(path, text.data(), text.size());
 }
@@ -136,6 +170,7 @@ FinetuneManifest FinetuneManifest::read(const std::string& path) {
   manifest.base.unet_block_out_channels = field<std::vector<int64_t>>(base, "unet_block_out_channels", path);
   manifest.base.attention_projections = field<int64_t>(base, "attention_projections", path);
   manifest.config_toml = field<std::string>(in, "config", path);
+  if (in.contains("seed")) manifest.seed = field<int64_t>(in, "seed", path);
   if (manifest.prompts.size() != manifest.class_names.size() ||
       (learns_tokens(manifest.strategy) && manifest.tokens.size() != manifest.class_names.size())) {
     throw dmx::format_error(path + ": " + std::to_string(manifest.class_names.size()) + " class names but " +

@@ -3,6 +3,9 @@
 #include "diffmix/data/dataset_config.hpp"
 #include "diffmix/error.hpp"
 
+#include <sstream>
+#include <string>
+
 namespace dmx::finetune {
 namespace {
 
@@ -107,6 +110,20 @@ FinetuneConfig read_finetune_config(const config::Table& root) {
     config.train.class_sampling = long_tail ? ClassSampling::Balanced : ClassSampling::Uniform;
   }
   return config;
+}
+
+std::string settings_toml(const FinetuneSettings& s) {
+  std::ostringstream out;
+  out.precision(12);
+  out << "strategy = \"" << to_string(s.strategy) << "\"\nsteps = " << s.steps << "\nbatch_size = " << s.batch_size
+      << "\nmicro_batch_size = " << s.micro_batch() << "\nresolution = " << s.resolution
+      << "\nlearning_rate = " << s.learning_rate << "\nlora_rank = " << s.lora_rank << "\ninitializer_token = \""
+      << s.initializer_token << "\"\nclass_sampling = \""
+      << (s.class_sampling == ClassSampling::Balanced ? "balanced" : "uniform") << "\"\nadam_beta1 = " << s.adam_beta1
+      << "\nadam_beta2 = " << s.adam_beta2 << "\nweight_decay = " << s.weight_decay
+      << "\nadam_epsilon = " << s.adam_epsilon << "\nmax_grad_norm = " << s.max_grad_norm << "\nprecision = \""
+      << to_string(s.precision) << "\"\n";
+  return out.str();
 }
 
 }  // namespace dmx::finetune

@@ -26,21 +26,6 @@ at::Device parse_device(const std::string& device) {
   }
 }
 
-// The settings as TOML, recorded in the manifest.
-std::string settings_as_toml(const FinetuneSettings& s) {
-  std::ostringstream out;
-  out.precision(12);
-  out << "strategy = \"" << to_string(s.strategy) << "\"\nsteps = " << s.steps << "\nbatch_size = " << s.batch_size
-      << "\nmicro_batch_size = " << s.micro_batch() << "\nresolution = " << s.resolution
-      << "\nlearning_rate = " << s.learning_rate << "\nlora_rank = " << s.lora_rank << "\ninitializer_token = \""
-      << s.initializer_token << "\"\nclass_sampling = \""
-      << (s.class_sampling == ClassSampling::Balanced ? "balanced" : "uniform") << "\"\nadam_beta1 = " << s.adam_beta1
-      << "\nadam_beta2 = " << s.adam_beta2 << "\nweight_decay = " << s.weight_decay
-      << "\nadam_epsilon = " << s.adam_epsilon << "\nmax_grad_norm = " << s.max_grad_norm << "\nprecision = \""
-      << to_string(s.precision) << "\"\n";
-  return out.str();
-}
-
 std::string metadata_value(const std::map<std::string, std::string>& metadata, const std::string& key,
                            const std::string& path) {
   const auto found = metadata.find(key);
@@ -307,7 +292,8 @@ void Finetuner::save_artifacts(const std::string& folder) {
   manifest.base = base_;
   auto settings = settings_;
   settings.precision = precision_;  // what "auto" became on this device
-  manifest.config_toml = settings_as_toml(settings);
+  manifest.seed = static_cast<int64_t>(seed_);
+  manifest.config_toml = settings_toml(settings);
   manifest.write(in_folder(kManifestFile));
 }
 

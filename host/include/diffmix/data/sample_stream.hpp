@@ -50,6 +50,9 @@ struct SampleStreamOptions {
   bool synchronous = false;
   int64_t per_epoch = 0;  // synchronous: epoch e uses the first min(total, e·per_epoch) samples (> 0)
   double gamma = kDefaultSoftLabelGamma;  // soft labels of the persisted samples, as in a SyntheticCache
+  // What makes the samples (sample_source_record): recorded in the cache, which is refused if it holds samples
+  // made with another (SyntheticCacheWriter). Empty: not recorded or checked.
+  std::string made_by;
 };
 
 class SampleStream final : public SyntheticPool {

@@ -31,6 +31,9 @@ inline constexpr const char* kManifestFileName = "manifest.jsonl";
 inline constexpr const char* kFilteredManifestFileName = "manifest.filtered.jsonl";
 // Held by the one SyntheticCacheWriter of a folder (an empty file; the lock is released when the writer goes).
 inline constexpr const char* kWriterLockFileName = ".lock";
+// What made a cache's samples (the sample source's settings as its writer was given them), so that a source with
+// other settings never extends or reuses them.
+inline constexpr const char* kMadeByFileName = "made_by.toml";
 
 // y = (1 − s^γ)·onehot(source) + s^γ·onehot(target); source == target gives onehot(source). Returns K floats.
 at::Tensor diffmix_soft_label(int64_t source_class, int64_t target_class, double strength, int64_t num_classes,
@@ -110,7 +113,13 @@ class SyntheticCacheWriter {
  public:
   // Creates the folder if needed and reads the existing manifest: complete lines count as done; a truncated last
   // line is cut off the file. `extension` chooses the image format (".png" or ".jpg").
-  explicit SyntheticCacheWriter(const std::string& folder, const std::string& extension = ".png");
+  //
+  // `made_by`, when not empty, is what makes the samples (e.g. the sample source's name, seed and TOML table). The
+  // first writer records it in kMadeByFileName; a later writer with another text is an InvalidArgument error that
+  // names the folder and the first line that differs, as samples made with other settings must not be mixed with
+  // the new ones. The sample count is not part of it: a cache may grow.
+  explicit SyntheticCacheWriter(const std::string& folder, const std::string& extension = ".png",
+                                const std::string& made_by = "");
   ~SyntheticCacheWriter();
   SyntheticCacheWriter(const SyntheticCacheWriter&) = delete;
   SyntheticCacheWriter& operator=(const SyntheticCacheWriter&) = delete;

@@ -41,6 +41,7 @@ void read_finetune_table(const config::Table& table, SourceSettings& settings) {
   if (settings.pipeline.finetuned.empty())
     throw config_error(table.where("finetune") + ": [" + sub->path() + "] needs key 'finetuned' in [" + table.path() +
                        "]: the folder the fine-tuned artifacts are written to");
+  settings.finetune_seed = static_cast<uint64_t>(sub->integer("seed", 0, kNonNegative));
   finetune::FinetuneSettings finetune;
   finetune::read_finetune_settings(*sub, finetune, false, finetune_strategy_of(settings.strategy));
   settings.finetune = finetune;
@@ -109,8 +110,9 @@ const char* source_settings_schema() {
   {"key":"precision","type":"string","default":"auto","choices":["auto","fp32","fp16","bf16"]},
   {"key":"seed","type":"integer","min":0,"doc":"default: the run's seed"},
   {"key":"stream_count","type":"integer","default":0,"min":0,"doc":"samples next() makes; 0: 5 x |train|"},
-  {"key":"finetune","type":"table","doc":"fine-tune into `finetuned` in prepare() when its artifacts are missing",
+  {"key":"finetune","type":"table","doc":"fine-tune into `finetuned` in prepare() unless it holds these settings' model",
    "keys":[
+    {"key":"seed","type":"integer","default":0,"min":0,"doc":"the fine-tuning's own seed (not the run's)"},
     {"key":"steps","type":"integer","min":1},
     {"key":"batch_size","type":"integer","min":1},
     {"key":"micro_batch_size","type":"integer","min":0},

@@ -49,11 +49,16 @@ struct FinetuneManifest {
   std::vector<std::string> tokens;   // "<class_i>" per class (empty without textual inversion)
   std::vector<std::string> prompts;  // the training prompt of each class
   BaseModelSignature base;
-  std::string config_toml;  // the [finetune] settings, for the record
+  std::string config_toml;  // the [finetune] settings (settings_toml), precision as it was resolved
+  int64_t seed = -1;        // the fine-tuning's seed; -1 in folders written before it was recorded
 
   void write(const std::string& path) const;
   static FinetuneManifest read(const std::string& path);  // NotFound / Format errors naming the file and key
 };
+
+// How `config` differs from what made the artifacts of `manifest`, other than in its steps (more steps continue a
+// fine-tuning from its checkpoint): "learning_rate = 0.001 there, 0.003 here", or "" when nothing does.
+std::string finetune_difference(const FinetuneManifest& manifest, const FinetuneConfig& config);
 
 // "<class_3>"
 std::string class_token(int64_t class_index);

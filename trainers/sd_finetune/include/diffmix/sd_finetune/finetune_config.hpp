@@ -75,6 +75,9 @@ struct FinetuneSettings {
   int64_t micro_batch() const { return micro_batch_size > 0 ? micro_batch_size : batch_size; }
 };
 
+// The settings as TOML (every key, precision as given), as a fine-tuned folder's manifest records them.
+std::string settings_toml(const FinetuneSettings& settings);
+
 struct FinetuneConfig {
   std::string source;  // the config file, for messages
   std::string output_dir = "runs/finetune";

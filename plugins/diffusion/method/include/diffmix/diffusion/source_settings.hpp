@@ -14,8 +14,9 @@
 //   precision = "auto"                # auto (fp32 on the CPU, fp16 on CUDA), fp32, fp16, bf16
 //   seed = 0                          # default: the run's seed
 //   stream_count = 0                  # samples next() makes; 0: multiplier 5 × |train|
-//   [synthesis.source.finetune]       # fine-tunes into `finetuned` in prepare() when its artifacts are missing
+//   [synthesis.source.finetune]       # fine-tunes into `finetuned` in prepare() unless it holds this model
 //   steps = 35000                     # ... the keys of `diffmix finetune`'s [finetune] except `strategy`
+//   seed = 0                          # the fine-tuning's own seed: every run naming the folder shares it
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,9 @@ struct SourceSettings {
   std::optional<uint64_t> seed;
   int64_t stream_count = 0;
   std::optional<finetune::FinetuneSettings> finetune;  // present: prepare() may fine-tune
+  // [finetune] seed: the fine-tuned folder is shared by every run that names it, whatever the run's seed, so the
+  // fine-tuning has a seed of its own.
+  uint64_t finetune_seed = 0;
 };
 
 // The strategy an augmenter name stands for: "diff_mix" → "diff-mix". An unknown name is a NotFound error.
