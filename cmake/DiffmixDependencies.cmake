@@ -11,6 +11,8 @@ find_package(ICU REQUIRED COMPONENTS uc)  # Unicode lower-casing and NFC for the
 find_package(ZLIB REQUIRED)
 find_package(PNG REQUIRED)
 find_package(JPEG REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(MATIO REQUIRED IMPORTED_TARGET matio)  # MATLAB .mat annotations (Stanford Cars, Flowers, Dogs)
 find_library(TURBOJPEG_LIBRARY NAMES turbojpeg REQUIRED)
 find_path(TURBOJPEG_INCLUDE_DIR turbojpeg.h REQUIRED)
 if(DIFFMIX_BUILD_TESTS)

@@ -47,7 +47,7 @@ audit() {
 printf '' > "$work/empty.toml"
 printf '[train]\nepochs = ' > "$work/truncated.toml"
 cp "$png" "$work/binary.toml"
-for command in train compare finetune synthesize pretrain; do
+for command in train compare finetune synthesize pretrain dataset; do
   audit "$command CONFIG" "missing config" missing.toml "$command" missing.toml
   audit "$command CONFIG" "empty config" empty.toml "$command" empty.toml
   audit "$command CONFIG" "truncated config" truncated.toml "$command" truncated.toml
@@ -101,6 +101,17 @@ for case in "missing image folder:missing-images:missing-images" "empty image fo
     > "$work/$folder.toml"
   audit "train CONFIG" "$input" "$named" train "$folder.toml"
 done
+
+# MATLAB annotation files (Oxford Flowers 102 through `diffmix dataset`): a .mat header with nothing after it, and
+# text in place of the file.
+for variant in truncated text; do
+  mkdir -p "$work/$variant-flowers/jpg"
+  printf '[data]\nkind = "flowers102"\nroot = "%s"\nsplit = "train"\n' "$variant-flowers" > "$work/$variant-flowers.toml"
+done
+head -c 128 tests/fuzz/corpus/mat_annotations/seed-plain > "$work/truncated-flowers/imagelabels.mat"
+echo "labels = [1 2 3]" > "$work/text-flowers/imagelabels.mat"
+audit "dataset CONFIG" "truncated .mat file" imagelabels.mat dataset truncated-flowers.toml
+audit "dataset CONFIG" "text as .mat file" imagelabels.mat dataset text-flowers.toml
 
 table=$work/table.md
 {

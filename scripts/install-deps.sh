@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-openmp   # LibTorch 1.13 (CPU); OpenBLAS: the reference BLAS is ~30x slower
   libboost-dev libboost-filesystem-dev libtomlplusplus-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
-  libdlpack-dev zlib1g-dev libpng-dev libjpeg-dev libturbojpeg0-dev libicu-dev
+  libdlpack-dev zlib1g-dev libpng-dev libjpeg-dev libturbojpeg0-dev libicu-dev libmatio-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist              # the real dataset of the embedded default run
 )

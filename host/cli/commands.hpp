@@ -16,5 +16,6 @@ void add_synthesize_command(CLI::App& app);
 void add_grid_command(CLI::App& app);
 void add_oracle_command(CLI::App& app);
 void add_pretrain_command(CLI::App& app);
+void add_dataset_command(CLI::App& app);
 
 }  // namespace dmx::cli

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   dmx::cli::add_grid_command(app);
   dmx::cli::add_oracle_command(app);
   dmx::cli::add_pretrain_command(app);
+  dmx::cli::add_dataset_command(app);
   dmx::install_cancel_signal_handlers();
   use_available_cores();
   try {

@@ -103,6 +103,20 @@ TEST_F(CliTest, AMisspelledKeyIsAConfigErrorWithASuggestion) {
   EXPECT_NE(command.output.find("batch_size"), std::string::npos) << command.output;
 }
 
+// label_smoothing has PyTorch's meaning; a value written for the old meaning (the confidence, 0.9) is refused with
+// the fix, never read as 90 % smoothing.
+TEST_F(CliTest, LabelSmoothingHasPyTorchsMeaningAndAnOldValueIsRefused) {
+  const std::string folder = fresh_folder("smoothing");
+  write(folder + "/old.toml", tiny_config(folder + "/run") + "label_smoothing = 0.9\n");
+  const Command old = run("train " + folder + "/old.toml");
+  EXPECT_EQ(old.exit_code, 78) << old.output;
+  EXPECT_NE(old.output.find(folder + "/old.toml:13:19: label_smoothing = 0.9 "), std::string::npos) << old.output;
+  EXPECT_NE(old.output.find("0.1 for 0.9"), std::string::npos) << old.output;
+  write(folder + "/new.toml", tiny_config(folder + "/run") + "label_smoothing = 0.1\n");
+  const Command trained = run("train " + folder + "/new.toml");
+  EXPECT_EQ(trained.exit_code, 0) << trained.output;
+}
+
 TEST_F(CliTest, CompareTabulatesSetupsAndWritesReport) {
   const std::string folder = fresh_folder("compare");
   write(folder + "/compare.toml", tiny_config(folder + "/out") +

@@ -17,22 +17,24 @@ double relative_error(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).abs().max().item<double>() / std::max(b.abs().max().item<double>(), 1e-30);
 }
 
-TEST(LabelSmoothing, ConfidenceNineTenthsGivesTheKnownRows) {
+// ε = 0.1, PyTorch's meaning: the paper's confidence 0.9.
+TEST(LabelSmoothing, OneTenthGivesTheKnownRows) {
   const at::Tensor labels = at::tensor({0.f, 1.f, 0.f, 0.f}).reshape({1, 4});
-  const at::Tensor smoothed = smooth_labels(labels, 0.9);
+  const at::Tensor smoothed = smooth_labels(labels, 0.1);
   // 0.9·y + 0.1/4
   EXPECT_NEAR(smoothed[0][1].item<double>(), 0.925, 1e-6);
   EXPECT_NEAR(smoothed[0][0].item<double>(), 0.025, 1e-6);
   EXPECT_NEAR(smoothed.sum().item<double>(), 1.0, 1e-6);
-  EXPECT_TRUE(at::equal(smooth_labels(labels, 1.0), labels));
-  EXPECT_THROW(smooth_labels(labels, 0.0), Error);
+  EXPECT_TRUE(at::equal(smooth_labels(labels, 0.0), labels));
+  EXPECT_THROW(smooth_labels(labels, -0.1), Error);
+  EXPECT_THROW(smooth_labels(labels, 1.5), Error);
 }
 
 TEST(SoftCrossEntropy, MatchesLibTorchCrossEntropyWithLabelSmoothing) {
   at::manual_seed(3);
   const at::Tensor logits = at::randn({6, 5});
   const at::Tensor classes = at::tensor({0, 4, 2, 2, 1, 3}, at::kLong);
-  const at::Tensor soft = smooth_labels(at::one_hot(classes, 5).to(at::kFloat), 0.9);
+  const at::Tensor soft = smooth_labels(at::one_hot(classes, 5).to(at::kFloat), 0.1);
   const at::Tensor ours = soft_cross_entropy(logits, soft);
   const at::Tensor reference = at::cross_entropy_loss(logits, classes, {}, at::Reduction::Mean, -100, 0.1);
   EXPECT_LT(relative_error(ours, reference), 1e-6);

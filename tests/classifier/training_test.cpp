@@ -97,6 +97,34 @@ TEST(TrainConfigSynthetic, ModeNamesTheMixingRule) {
   }
 }
 
+// A long-tail run reports Many / Medium / Few (the mean per-class accuracy of each group), in its result and in
+// result.json, from which a finished run reads them back.
+TEST_F(TrainingTest, ALongTailRunReportsManyMediumAndFew) {
+  const std::string output = fresh_folder("long_tail");
+  const std::string text = "seed = 7\noutput = \"" + output + "\"\n"
+                           "[data]\nshots = 40\nimbalance = 20\ntest_per_class = 10\nmean = [0.286]\nstd = [0.353]\n"
+                           "[backbone]\narchitecture = \"small_cnn\"\n"
+                           "[train]\nepochs = 1\nbatch_size = 16\nlr = 0.05\nthreads = 1\n";
+  const auto document = config::Document::parse_string(text, "long-tail config");
+  const TrainConfig config = read_train_config(document.root());
+  const TrainResult result = train_classifier(config, registry_);
+  ASSERT_EQ(result.shot_groups.size(), 3u);
+  int64_t classes = 0;
+  for (const auto& group : result.shot_groups) classes += group.classes;
+  EXPECT_EQ(classes, 10);
+  // 40 images in the head class down to 2 in the tail: all three groups are there.
+  for (const auto& group : result.shot_groups) EXPECT_GT(group.classes, 0) << data::to_string(group.group);
+  const auto groups = data::shot_group_accuracy(data::open_dataset(config.data.train)->class_counts(),
+                                                result.per_class, data::paper_shot_thresholds("fashion-mnist"));
+  for (size_t g = 0; g < 3; ++g) EXPECT_DOUBLE_EQ(result.shot_groups[g].accuracy, groups[g].accuracy);
+  const TrainResult again = train_classifier(config, registry_);
+  ASSERT_EQ(again.shot_groups.size(), 3u);
+  for (size_t g = 0; g < 3; ++g) {
+    EXPECT_EQ(again.shot_groups[g].classes, result.shot_groups[g].classes);
+    EXPECT_DOUBLE_EQ(again.shot_groups[g].accuracy, result.shot_groups[g].accuracy);
+  }
+}
+
 TEST_F(TrainingTest, SmallCnnLearnsFashionMnistFarAboveChance) {
   const std::string output = fresh_folder("accuracy");
   ConfiguredRun run = make_run(output, /*shots=*/100, /*epochs=*/4, "");

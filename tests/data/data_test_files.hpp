@@ -1,6 +1,7 @@
 // Small dataset trees written by the tests themselves: IDX.gz files, ImageFolder and CUB layouts, images.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <ATen/ATen.h>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
 
 namespace dmx::test {
@@ -41,6 +43,19 @@ class TempDir {
 inline void write_text(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream(path, std::ios::binary) << text;
+}
+
+// Runs f, expects a dmx::Error of `category` whose message contains every string in `needles`.
+template <typename F>
+inline void expect_error(F&& f, dmx::ErrorCategory category, const std::vector<std::string>& needles) {
+  try {
+    f();
+    ADD_FAILURE() << "expected a dmx::Error";
+  } catch (const dmx::Error& error) {
+    EXPECT_EQ(error.category(), category) << error.what();
+    for (const auto& needle : needles)
+      EXPECT_NE(std::string(error.what()).find(needle), std::string::npos) << error.what() << " lacks " << needle;
+  }
 }
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {

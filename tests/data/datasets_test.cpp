@@ -10,20 +10,8 @@
 namespace {
 
 using dmx::test::TempDir;
+using dmx::test::expect_error;
 using dmx::test::write_text;
-
-// Runs f, expects a dmx::Error of `category` whose message contains every string in `needles`.
-template <typename F>
-void expect_error(F&& f, dmx::ErrorCategory category, const std::vector<std::string>& needles) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a dmx::Error";
-  } catch (const dmx::Error& error) {
-    EXPECT_EQ(error.category(), category) << error.what();
-    for (const auto& needle : needles)
-      EXPECT_NE(std::string(error.what()).find(needle), std::string::npos) << error.what() << " lacks " << needle;
-  }
-}
 
 // ---- Fashion-MNIST -------------------------------------------------------------------------------------------
 

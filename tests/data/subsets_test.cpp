@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "diffmix/data/shot_groups.hpp"
 #include "diffmix/data/subsets.hpp"
 #include "diffmix/error.hpp"
 
@@ -115,3 +116,32 @@ TEST(LongTail, IndicesMatchTheCountsAndTheSeed) {
 }
 
 }  // namespace
+
+// ---- Many / Medium / Few ----------------------------------------------------------------------------------------
+
+TEST(ShotGroups, ThresholdsAreTheAuthorsAndBoundsAreMedium) {
+  const auto cub = dmx::data::paper_shot_thresholds("cub");
+  EXPECT_EQ(dmx::data::shot_group(21, cub), dmx::data::ShotGroup::Many);
+  EXPECT_EQ(dmx::data::shot_group(20, cub), dmx::data::ShotGroup::Medium);
+  EXPECT_EQ(dmx::data::shot_group(5, cub), dmx::data::ShotGroup::Medium);
+  EXPECT_EQ(dmx::data::shot_group(4, cub), dmx::data::ShotGroup::Few);
+  const auto flowers = dmx::data::paper_shot_thresholds("flowers102");
+  EXPECT_EQ(flowers.many, 30);
+  EXPECT_EQ(flowers.few, 10);
+}
+
+// Each group's figure is the mean of its classes' accuracies; a class without test images is left out of the mean.
+TEST(ShotGroups, AccuracyIsTheMeanOverEachGroupsClasses) {
+  const double none = std::nan("");
+  const auto groups = dmx::data::shot_group_accuracy({40, 25, 10, 12, 2, 3}, {0.9, 0.7, 0.5, none, 0.2, 0.1},
+                                                     dmx::data::paper_shot_thresholds("cub"));
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[0].group, dmx::data::ShotGroup::Many);
+  EXPECT_EQ(groups[0].classes, 2);
+  EXPECT_DOUBLE_EQ(groups[0].accuracy, 0.8);
+  EXPECT_EQ(groups[1].classes, 2);
+  EXPECT_DOUBLE_EQ(groups[1].accuracy, 0.5);
+  EXPECT_EQ(groups[2].classes, 2);
+  EXPECT_NEAR(groups[2].accuracy, 0.15, 1e-12);
+  EXPECT_TRUE(std::isnan(dmx::data::shot_group_accuracy({1}, {none}, {})[2].accuracy));
+}

@@ -45,15 +45,6 @@ std::map<int64_t, std::string> read_index(const std::string& path, BadEntryPolic
   return entries;
 }
 
-// "001.Black_footed_Albatross" → "Black footed Albatross".
-std::string readable_class_name(const std::string& folder_name) {
-  const size_t dot = folder_name.find('.');
-  std::string name = dot == std::string::npos ? folder_name : folder_name.substr(dot + 1);
-  for (char& c : name)
-    if (c == '_') c = ' ';
-  return name;
-}
-
 }  // namespace
 
 DatasetPtr open_cub(const std::string& root, const std::string& split, bool skip_bad_entries, bool verify_images) {
@@ -75,7 +66,7 @@ DatasetPtr open_cub(const std::string& root, const std::string& split, bool skip
     if (id != static_cast<int64_t>(class_names.size()) + 1)
       throw format_error(classes_file + ": class ids must run 1.." + std::to_string(classes.size()) +
                          " without gaps; found id " + std::to_string(id));
-    class_names.push_back(readable_class_name(folder_name));
+    class_names.push_back(cub_class_name(folder_name));
   }
   if (class_names.empty()) throw format_error(classes_file + ": no classes");
 

@@ -51,13 +51,17 @@ class GzFile {
     }
   }
   // `size` bytes, allocated as they arrive: a header that claims more than the file holds costs no memory.
+  // Reads in chunks that grow from 64 KB to 16 MB, so that a header claiming more than the file holds costs about
+  // the file's size in memory before it fails, not the claimed size.
   std::vector<uint8_t> read_bytes(size_t size, const std::string& what) {
-    constexpr size_t kChunk = size_t{1} << 24;
+    constexpr size_t kLargestChunk = size_t{1} << 24;
+    size_t chunk = size_t{1} << 16;
     std::vector<uint8_t> bytes;
     while (bytes.size() < size) {
       const size_t done = bytes.size();
-      bytes.resize(done + std::min(size - done, kChunk));
+      bytes.resize(done + std::min(size - done, chunk));
       read(bytes.data() + done, bytes.size() - done, what, done, size);
+      chunk = std::min(chunk * 2, kLargestChunk);
     }
     return bytes;
   }

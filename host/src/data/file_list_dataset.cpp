@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
@@ -74,6 +76,39 @@ std::vector<std::string> read_lines(const std::string& path) {
   }
   if (in.bad()) throw io_error("cannot read " + path);
   return lines;
+}
+
+void FileListBuilder::add(const std::string& where, const std::string& path, int64_t label) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    policy_.report(where, "image file " + path + " does not exist");
+    return;
+  }
+  if (verify_images_ && !image_decodes(path, policy_)) return;
+  paths_.push_back(path);
+  labels_.push_back(label);
+}
+
+DatasetPtr FileListBuilder::build(const std::string& name, std::vector<std::string> class_names,
+                                  const std::string& metaclass, const std::string& source, const std::string& split) {
+  if (paths_.empty()) throw format_error(source + ": no images in split '" + split + "'");
+  return std::make_shared<FileListDataset>(name, std::move(class_names), metaclass, std::move(paths_),
+                                           std::move(labels_));
+}
+
+std::string first_existing(const std::vector<std::string>& candidates) {
+  std::error_code error;
+  for (const auto& candidate : candidates)
+    if (std::filesystem::exists(candidate, error)) return candidate;
+  return candidates.front();
+}
+
+std::string cub_class_name(const std::string& folder_name) {
+  const size_t dot = folder_name.find('.');
+  std::string name = dot == std::string::npos ? folder_name : folder_name.substr(dot + 1);
+  for (char& c : name)
+    if (c == '_') c = ' ';
+  return name;
 }
 
 }  // namespace dmx::data

@@ -46,6 +46,30 @@ class FileListDataset : public Dataset {
   std::vector<int64_t> labels_;
 };
 
+// Collects a reader's (image file, class) entries. An entry whose image file is missing, or with `verify_images`
+// does not decode, is reported through the policy (with `where`, e.g. "file:line") and left out.
+class FileListBuilder {
+ public:
+  FileListBuilder(BadEntryPolicy& policy, bool verify_images) : policy_(policy), verify_images_(verify_images) {}
+  void add(const std::string& where, const std::string& path, int64_t label);
+  size_t size() const { return paths_.size(); }
+  // The dataset of the entries added; none is a format error naming `source` and `split`.
+  DatasetPtr build(const std::string& name, std::vector<std::string> class_names, const std::string& metaclass,
+                   const std::string& source, const std::string& split);
+
+ private:
+  BadEntryPolicy& policy_;
+  bool verify_images_;
+  std::vector<std::string> paths_;
+  std::vector<int64_t> labels_;
+};
+
+// The first of `candidates` that exists; else the first, so that the not-found error names where it was expected.
+std::string first_existing(const std::vector<std::string>& candidates);
+
+// "001.Black_footed_Albatross" → "Black footed Albatross" (CUB's class folders, which Waterbirds reuses).
+std::string cub_class_name(const std::string& folder_name);
+
 // Decodes `path` at reduced scale to find truncated or corrupt files up front; false (after reporting through
 // `policy`) when it cannot be read.
 bool image_decodes(const std::string& path, BadEntryPolicy& policy);

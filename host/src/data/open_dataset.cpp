@@ -1,5 +1,7 @@
 // open_dataset(): DatasetSpec → the dataset, with k-shot and long-tail selection applied.
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "diffmix/data/datasets.hpp"
 #include "diffmix/data/subsets.hpp"
@@ -8,7 +10,9 @@
 namespace dmx::data {
 
 const std::vector<std::string>& dataset_kinds() {
-  static const std::vector<std::string> kinds = {"fashion-mnist", "image-folder", "cub"};
+  static const std::vector<std::string> kinds = {"fashion-mnist", "image-folder", "cub",          "stanford-cars",
+                                                 "flowers102",    "fgvc-aircraft", "stanford-dogs", "waterbirds",
+                                                 "pascal-voc"};
   return kinds;
 }
 
@@ -20,6 +24,16 @@ DatasetPtr open_base(const DatasetSpec& spec) {
   if (spec.kind == "image-folder")
     return open_image_folder(spec.root, spec.split, spec.metaclass, spec.skip_bad_entries, spec.verify_images);
   if (spec.kind == "cub") return open_cub(spec.root, spec.split, spec.skip_bad_entries, spec.verify_images);
+  using Reader = DatasetPtr (*)(const std::string&, const std::string&, bool, bool);
+  const std::vector<std::pair<std::string, Reader>> readers = {{"stanford-cars", &open_stanford_cars},
+                                                               {"flowers102", &open_flowers102},
+                                                               {"fgvc-aircraft", &open_fgvc_aircraft},
+                                                               {"stanford-dogs", &open_stanford_dogs},
+                                                               {"pascal-voc", &open_pascal_voc}};
+  for (const auto& [kind, reader] : readers)
+    if (spec.kind == kind) return reader(spec.root, spec.split, spec.skip_bad_entries, spec.verify_images);
+  if (spec.kind == "waterbirds")
+    return open_waterbirds(spec.root, spec.split, spec.skip_bad_entries, spec.verify_images);
   std::string known;
   for (const auto& kind : dataset_kinds()) known += (known.empty() ? "" : ", ") + kind;
   throw invalid_argument("unknown dataset kind '" + spec.kind + "' (expected one of " + known + ")");

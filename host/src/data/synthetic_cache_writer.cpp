@@ -35,6 +35,11 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+std::string without_final_newlines(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
 // "line 3: `steps = 2500` there, `steps = 4000` here": the first line where `recorded` and `wanted` differ.
 std::string first_difference(const std::string& recorded, const std::string& wanted) {
   const auto there = lines_of(recorded);
@@ -57,7 +62,7 @@ void claim_made_by(const std::string& folder, const std::string& made_by) {
     io::write_file_atomic(path, made_by.data(), made_by.size());
     return;
   }
-  if (recorded != made_by)
+  if (without_final_newlines(recorded) != without_final_newlines(made_by))
     throw invalid_argument(folder + ": its samples were made with other settings than this run's (" + path + ", " +
                            first_difference(recorded, made_by) + "); delete the folder to make them again, or " +
                            "write to another cache folder");

@@ -244,7 +244,7 @@ std::string sample_source_record(const config::Table& source, uint64_t seed) {
   toml::table record;
   record.insert("seed", static_cast<int64_t>(seed));
   record.insert("source", source.raw());
-  return config::toml_document(std::move(record));
+  return config::toml_document(std::move(record)) + "\n";
 }
 
 }  // namespace dmx

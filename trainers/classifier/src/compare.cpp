@@ -41,6 +41,34 @@ std::string signed_points(double fraction) {
 
 void write_text(const std::string& path, const std::string& text) { io::write_file_atomic(path, text.data(), text.size()); }
 
+// Many, Medium and Few accuracy, each the mean over the runs that measured it; empty unless every run has them.
+std::vector<double> mean_shot_groups(const std::vector<TrainResult>& runs) {
+  std::vector<double> means;
+  for (const auto& run : runs)
+    if (run.shot_groups.size() != 3) return means;
+  for (size_t g = 0; g < 3 && !runs.empty(); ++g) {
+    double sum = 0;
+    int n = 0;
+    for (const auto& run : runs)
+      if (!std::isnan(run.shot_groups[g].accuracy)) sum += run.shot_groups[g].accuracy, ++n;
+    means.push_back(n > 0 ? sum / n : std::nan(""));
+  }
+  return means;
+}
+
+// "81.20 / 60.10 / 35.00", or "—" when a group has no measured class.
+std::string shot_group_text(const std::vector<double>& groups) {
+  std::string text;
+  for (double value : groups) text += (text.empty() ? "" : " / ") + (std::isnan(value) ? "—" : percent(value));
+  return text;
+}
+
+bool any_shot_groups(const std::vector<SetupSummary>& summaries) {
+  for (const auto& summary : summaries)
+    if (!summary.shot_groups.empty()) return true;
+  return false;
+}
+
 }  // namespace
 
 CompareConfig read_compare_config(const config::Table& root) {
@@ -138,6 +166,7 @@ std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vec
         summary.mean_curve.push_back(sum / n);
       }
     }
+    summary.shot_groups = mean_shot_groups(runs[s]);
     summaries.push_back(summary);
   }
   for (auto& summary : summaries) summary.delta = summary.mean - summaries.front().mean;
@@ -146,11 +175,14 @@ std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vec
 
 std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
   const std::string first = summaries.empty() ? "" : summaries.front().name;
-  std::vector<std::array<std::string, 4>> rows = {{"set-up", "top-1 % (mean ± std)", "Δ vs " + first, "runs"}};
+  const bool groups = any_shot_groups(summaries);
+  std::vector<std::vector<std::string>> rows = {{"set-up", "top-1 % (mean ± std)", "Δ vs " + first, "runs"}};
+  if (groups) rows[0].push_back("Many / Medium / Few %");
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
     rows.push_back({s.name, percent(s.mean) + " ± " + percent(s.stddev), i == 0 ? "—" : signed_points(s.delta),
                     std::to_string(s.top1.size())});
+    if (groups) rows.back().push_back(s.shot_groups.empty() ? "—" : shot_group_text(s.shot_groups));
   }
   // Widths in characters, not bytes: "±", "Δ" and "—" are two or three bytes in UTF-8.
   auto width = [](const std::string& text) {
@@ -158,12 +190,13 @@ std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
     for (unsigned char c : text) n += (c & 0xC0) != 0x80;
     return n;
   };
-  std::array<size_t, 4> widths{};
+  const size_t columns = rows[0].size();
+  std::vector<size_t> widths(columns, 0);
   for (const auto& row : rows)
-    for (size_t c = 0; c < 4; ++c) widths[c] = std::max(widths[c], width(row[c]));
+    for (size_t c = 0; c < columns; ++c) widths[c] = std::max(widths[c], width(row[c]));
   std::ostringstream out;
   for (size_t r = 0; r < rows.size(); ++r) {
-    for (size_t c = 0; c < 4; ++c) {
+    for (size_t c = 0; c < columns; ++c) {
       const size_t pad = widths[c] - width(rows[r][c]);
       if (c == 0) out << rows[r][c] << std::string(pad, ' ');
       else out << "  " << std::string(pad, ' ') << rows[r][c];
@@ -180,12 +213,16 @@ std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
 
 std::string format_compare_markdown(const std::vector<SetupSummary>& summaries) {
   const std::string first = summaries.empty() ? "" : summaries.front().name;
+  const bool groups = any_shot_groups(summaries);
   std::ostringstream out;
-  out << "| set-up | top-1 % (mean ± std) | Δ vs " << first << " | runs |\n|---|---|---|---|\n";
+  out << "| set-up | top-1 % (mean ± std) | Δ vs " << first << " | runs |"
+      << (groups ? " Many / Medium / Few % |\n|---|---|---|---|---|\n" : "\n|---|---|---|---|\n");
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
     out << "| " << s.name << " | " << percent(s.mean) << " ± " << percent(s.stddev) << " | "
-        << (i == 0 ? "—" : signed_points(s.delta)) << " | " << s.top1.size() << " |\n";
+        << (i == 0 ? "—" : signed_points(s.delta)) << " | " << s.top1.size() << " |";
+    if (groups) out << " " << (s.shot_groups.empty() ? "—" : shot_group_text(s.shot_groups)) << " |";
+    out << "\n";
   }
   return out.str();
 }
@@ -229,9 +266,14 @@ void write_compare_outputs(const std::string& folder, const std::vector<SetupSum
   write_text(folder + "/results.csv", results.str());
 
   std::ostringstream summary;
-  summary << "setup,runs,top1_mean,top1_std,delta_vs_first\n";
-  for (const auto& s : summaries)
-    summary << s.name << ',' << s.top1.size() << ',' << s.mean << ',' << s.stddev << ',' << s.delta << '\n';
+  const bool groups = any_shot_groups(summaries);
+  summary << "setup,runs,top1_mean,top1_std,delta_vs_first" << (groups ? ",many,medium,few" : "") << '\n';
+  for (const auto& s : summaries) {
+    summary << s.name << ',' << s.top1.size() << ',' << s.mean << ',' << s.stddev << ',' << s.delta;
+    if (groups)
+      for (size_t g = 0; g < 3; ++g) summary << ',' << (g < s.shot_groups.size() ? s.shot_groups[g] : std::nan(""));
+    summary << '\n';
+  }
   write_text(folder + "/summary.csv", summary.str());
   write_text(folder + "/summary.md", format_compare_markdown(summaries));
 

@@ -15,13 +15,12 @@ std::string shape_text(const at::Tensor& t) {
 
 }  // namespace
 
-at::Tensor smooth_labels(const at::Tensor& labels, double confidence) {
-  if (confidence <= 0.0 || confidence > 1.0)
-    throw invalid_argument("label smoothing confidence must be in (0, 1], got " + std::to_string(confidence));
+at::Tensor smooth_labels(const at::Tensor& labels, double smoothing) {
+  if (smoothing < 0.0 || smoothing > 1.0)
+    throw invalid_argument("label smoothing must be in [0, 1], got " + std::to_string(smoothing));
   if (labels.dim() != 2) throw shape_error("soft labels must be N×K, got " + shape_text(labels));
-  if (confidence == 1.0) return labels;
-  const double uniform = (1.0 - confidence) / static_cast<double>(labels.size(1));
-  return labels * confidence + uniform;
+  if (smoothing == 0.0) return labels;
+  return labels * (1.0 - smoothing) + smoothing / static_cast<double>(labels.size(1));
 }
 
 at::Tensor soft_cross_entropy(const at::Tensor& logits, const at::Tensor& labels) {

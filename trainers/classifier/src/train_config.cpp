@@ -1,6 +1,8 @@
 #include "diffmix/log.hpp"
 #include "diffmix/classifier/train_config.hpp"
 
+#include <sstream>
+
 #include "diffmix/classifier/classifier.hpp"
 #include "diffmix/error.hpp"
 
@@ -32,6 +34,21 @@ void read_data(const config::Table& table, DataSettings& data) {
   data.mean = to_floats(table.number_list("mean", {data.mean.begin(), data.mean.end()}));
   data.stddev = to_floats(table.number_list("std", {data.stddev.begin(), data.stddev.end()}, {1e-6, 1e6}));
   data.workers = static_cast<int>(table.integer("workers", data.workers, {0, 64}));
+}
+
+// [train] label_smoothing has PyTorch's meaning (0.1: 10 % of each label spread over the classes). It used to be
+// the confidence (0.9 for the same labels); such a value is refused rather than read as near-uniform labels.
+double read_label_smoothing(const config::Table& table, double fallback) {
+  const double smoothing = table.number("label_smoothing", fallback, {0.0, 1.0});
+  if (smoothing > 0.5) {
+    std::ostringstream value;
+    value << smoothing;
+    throw config_error(table.where("label_smoothing") + ": label_smoothing = " + value.str() +
+                       " would spread more than half of each label over the classes. label_smoothing has PyTorch's "
+                       "meaning (0.1 = the paper's confidence 0.9); a config written for the old meaning (the "
+                       "confidence) wants 1 - that value, e.g. 0.1 for 0.9");
+  }
+  return smoothing;
 }
 
 // The keys that only make sense with a streamed source.
@@ -100,7 +117,7 @@ void read_optim(const config::Table& table, TrainConfig& config) {
   optim.weight_decay = table.number("weight_decay", optim.weight_decay, {0.0, 1.0});
   optim.warmup_epochs = table.number("warmup_epochs", optim.warmup_epochs, {0.0, 1e6});
   optim.final_lr = table.number("final_lr", optim.final_lr, {0.0, optim.lr});
-  optim.label_smoothing = table.number("label_smoothing", optim.label_smoothing, {1e-6, 1.0});
+  optim.label_smoothing = read_label_smoothing(table, optim.label_smoothing);
   optim.eval_every = table.integer("eval_every", optim.eval_every, kPositive);
   config.device = table.string("device", config.device);
   config.threads = static_cast<int>(table.integer("threads", 0, {0, 1024}));

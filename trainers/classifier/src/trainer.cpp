@@ -166,6 +166,14 @@ void write_result(const std::string& path, const TrainResult& result, const std:
   nlohmann::json per_class = nlohmann::json::array();
   for (double value : result.per_class) per_class.push_back(std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value));
   json["per_class"] = per_class;
+  if (!result.shot_groups.empty()) {
+    nlohmann::json groups = nlohmann::json::object();
+    for (const auto& group : result.shot_groups)
+      groups[data::to_string(group.group)] = {{"classes", group.classes},
+                                              {"accuracy", std::isnan(group.accuracy) ? nlohmann::json(nullptr)
+                                                                                      : nlohmann::json(group.accuracy)}};
+    json["shot_groups"] = groups;
+  }
   const std::string text = json.dump(2) + "\n";
   io::write_file_atomic(path, text.data(), text.size());
 }
@@ -188,6 +196,14 @@ std::optional<TrainResult> finished_result(const TrainConfig& config, const std:
     result.test_size = json.at("test_size").get<int64_t>();
     for (const auto& value : json.at("per_class"))
       result.per_class.push_back(value.is_null() ? std::nan("") : value.get<double>());
+    if (json.contains("shot_groups")) {
+      for (const auto group : {data::ShotGroup::Many, data::ShotGroup::Medium, data::ShotGroup::Few}) {
+        const auto& entry = json.at("shot_groups").at(data::to_string(group));
+        const auto& accuracy = entry.at("accuracy");
+        result.shot_groups.push_back(
+            {group, entry.at("classes").get<int64_t>(), accuracy.is_null() ? std::nan("") : accuracy.get<double>()});
+      }
+    }
     result.history = restore_metrics(config.output_dir + "/metrics.jsonl", json.at("epochs").get<int64_t>(),
                                      result.class_names);
     if (result.history.empty() || result.history.back().epoch != config.optim.epochs) return std::nullopt;
@@ -206,6 +222,20 @@ std::string augmenter_list(const AugmentChain& chain) {
 std::string percent(double fraction) {
   char text[32];
   std::snprintf(text, sizeof(text), "%.2f%%", fraction * 100.0);
+  return text;
+}
+
+// "Many (> 20 images, 40 classes) 81.20%, Medium (12 classes) 60.10%, Few (< 5, 8 classes) 35.00%".
+std::string describe_shot_groups(const std::vector<data::ShotGroupAccuracy>& groups,
+                                 const data::ShotThresholds& thresholds) {
+  std::string text;
+  for (const auto& group : groups) {
+    std::string bound;
+    if (group.group == data::ShotGroup::Many) bound = "> " + std::to_string(thresholds.many) + " images, ";
+    if (group.group == data::ShotGroup::Few) bound = "< " + std::to_string(thresholds.few) + ", ";
+    text += (text.empty() ? "" : ", ") + std::string(data::to_string(group.group)) + " (" + bound +
+            std::to_string(group.classes) + " classes) " + (std::isnan(group.accuracy) ? "-" : percent(group.accuracy));
+  }
   return text;
 }
 
@@ -432,6 +462,11 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     result.top1 = result.history.back().top1;
     result.mean_per_class = result.history.back().mean_per_class;
     result.per_class = result.history.back().per_class;
+  }
+  if (config.data.train.imbalance > 1.0) {
+    const auto thresholds = data::paper_shot_thresholds(config.data.train.kind);
+    result.shot_groups = data::shot_group_accuracy(train_set->class_counts(), result.per_class, thresholds);
+    spdlog::info("long tail: {}", describe_shot_groups(result.shot_groups, thresholds));
   }
   save_weights(*model, config.output_dir + "/model.safetensors");
   write_result(config.output_dir + "/result.json", result, run_fingerprint);

@@ -24,9 +24,10 @@ inline constexpr const char* kFashionMnistDefaultRoot = "/usr/share/datasets/fas
 const std::vector<std::string>& fashion_mnist_class_names();
 
 struct DatasetSpec {
-  std::string kind = "fashion-mnist";  // "fashion-mnist", "image-folder" or "cub"
+  std::string kind = "fashion-mnist";  // one of dataset_kinds(): "fashion-mnist", "image-folder", "cub", ...
   std::string root;                    // empty: the kind's default (only Fashion-MNIST has one)
-  std::string split = "train";         // "train" or "test" (ImageFolder: a subfolder name, or "" for root itself)
+  std::string split = "train";         // "train" or "test", "val" / "trainval" where the layout has them
+                                       // (ImageFolder: a subfolder name, or "" for root itself)
   std::string metaclass;               // empty: the kind's default ("clothing", "bird", "object")
   bool skip_bad_entries = false;       // log and leave out malformed index lines / unreadable images
   bool verify_images = false;          // decode every image once at open time (ImageFolder, CUB)
@@ -56,5 +57,48 @@ DatasetPtr open_image_folder(const std::string& root, const std::string& split, 
 // Albatross"); the metaclass is "bird". `verify_images` as for ImageFolder.
 DatasetPtr open_cub(const std::string& root, const std::string& split, bool skip_bad_entries = false,
                     bool verify_images = false);
+
+// The datasets of the Diff-Mix paper in their published layouts (docs/datasets.md shows each tree). Every one has
+// the class names as the paper's authors write them and its metaclass; a malformed index or annotation entry is a
+// format error naming the file and the line or element (left out with `skip_bad_entries`); `verify_images` as for
+// ImageFolder.
+
+// Stanford Cars: devkit/cars_meta.mat, devkit/cars_train_annos.mat, cars_test_annos_withlabels.mat, cars_train/,
+// cars_test/. Splits train, test. Metaclass "car".
+DatasetPtr open_stanford_cars(const std::string& root, const std::string& split, bool skip_bad_entries = false,
+                              bool verify_images = false);
+
+// Oxford Flowers 102: imagelabels.mat, setid.mat, jpg/. Splits train, val, trainval, test (setid.mat's lists).
+// Metaclass "flower".
+DatasetPtr open_flowers102(const std::string& root, const std::string& split, bool skip_bad_entries = false,
+                           bool verify_images = false);
+// The 102 class names in label order ("pink primrose", "hard-leaved pocket orchid", ...).
+const std::vector<std::string>& flowers102_class_names();
+
+// FGVC-Aircraft 2013b at the variant level (100 classes): data/variants.txt, data/images_variant_<split>.txt,
+// data/images/. `root` holds data/ (or is it). Splits train, val, trainval, test. Metaclass "aircraft".
+DatasetPtr open_fgvc_aircraft(const std::string& root, const std::string& split, bool skip_bad_entries = false,
+                              bool verify_images = false);
+
+// Stanford Dogs: Images/<wnid>-<breed>/, train_list.mat and test_list.mat (in root or lists/). Splits train, test.
+// Metaclass "dog".
+DatasetPtr open_stanford_dogs(const std::string& root, const std::string& split, bool skip_bad_entries = false,
+                              bool verify_images = false);
+
+// Waterbirds: metadata.csv (img_filename, y, split 0/1/2, place) and the images. Splits train, val, test. Classes
+// are the CUB species of the images (the paper tests a CUB classifier on it); metaclass "bird". With `groups`, it
+// receives each image's group, 2·y + place, in dataset order (names in waterbirds_group_names()).
+DatasetPtr open_waterbirds(const std::string& root, const std::string& split, bool skip_bad_entries = false,
+                           bool verify_images = false, std::vector<int64_t>* groups = nullptr);
+// "landbird on land", "landbird on water", "waterbird on land", "waterbird on water".
+const std::vector<std::string>& waterbirds_group_names();
+
+// Pascal VOC 2012 as DA-Fusion builds its classification set: the images of ImageSets/Segmentation/<split>.txt
+// (splits train, val), each labelled with the class of its largest object instance by pixel count
+// (SegmentationObject/ and SegmentationClass/ masks; JPEGImages/ for the images). Metaclass "object".
+DatasetPtr open_pascal_voc(const std::string& root, const std::string& split, bool skip_bad_entries = false,
+                           bool verify_images = false);
+// "airplane", "bicycle", ..., "television": VOC's 20 classes as DA-Fusion names them.
+const std::vector<std::string>& pascal_voc_class_names();
 
 }  // namespace dmx::data

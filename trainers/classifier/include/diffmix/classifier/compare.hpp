@@ -66,12 +66,13 @@ struct SetupSummary {
   double delta = 0;                 // mean − the first set-up's mean
   std::vector<double> mean_curve;   // mean test top-1 per evaluated epoch, over seeds
   std::vector<int64_t> curve_epochs;
+  std::vector<double> shot_groups;  // long-tail runs: Many, Medium, Few accuracy, mean over seeds; else empty
 };
 
 // Mean, sample standard deviation and Δ of the first set-up; `runs[s][r]` is set-up s, seed r.
 std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vector<std::vector<TrainResult>>& runs);
 
-// The aligned text table: set-up | top-1 mean ± std | Δ vs first | runs.
+// The aligned text table: set-up | top-1 mean ± std | Δ vs first | runs, and Many / Medium / Few for long-tail runs.
 std::string format_compare_table(const std::vector<SetupSummary>& summaries);
 
 // The same table in Markdown, for pasting into a README: set-up | top-1 % (mean ± std) | Δ vs first | runs.

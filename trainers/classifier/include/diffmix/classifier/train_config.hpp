@@ -10,12 +10,12 @@
 //               into `cache` (see docs/streaming.md), with synchronous, queue, count or multiplier, per_epoch
 //   [backbone]  architecture ("small_cnn" | "resnet18" | "resnet50" | "vit_tiny16" | "vit_b16"), weights
 //               (safetensors with torchvision's names for the CNNs, timm's for the ViTs; the head is not loaded)
-//   [train]     epochs, batch_size, lr, momentum, weight_decay, warmup_epochs, final_lr, label_smoothing (the
-//               confidence: 0.9 = the paper's), device ("cpu" | "cuda[:N]"), threads, eval_every
+//   [train]     epochs, batch_size, lr, momentum, weight_decay, warmup_epochs, final_lr, label_smoothing (PyTorch's
+//               meaning: 0.1 = the paper's confidence 0.9), device ("cpu" | "cuda[:N]"), threads, eval_every
 //   [[augment]] augmenter = "cutmix", alpha, prob ...  (batch augmenters, applied in order)
 //   [plugins]   path = [...]
 //
-// Defaults follow docs/method.md where the paper fixes a value (momentum 0.9, weight decay 5e-5, confidence 0.9).
+// Defaults follow docs/method.md where the paper fixes a value (momentum 0.9, weight decay 5e-5, label smoothing 0.1).
 #pragma once
 
 #include <cstdint>
@@ -68,7 +68,7 @@ struct OptimSettings {
   double weight_decay = 5e-5;
   double warmup_epochs = 0.0;
   double final_lr = 0.0;
-  double label_smoothing = 0.9;   // confidence c: labels become c·y + (1 − c)/K
+  double label_smoothing = 0.1;   // ε, as PyTorch: labels become (1 − ε)·y + ε/K (the paper's confidence 0.9)
   int64_t eval_every = 1;         // evaluate every n epochs (and always after the last)
 };
 

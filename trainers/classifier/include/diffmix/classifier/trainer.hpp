@@ -25,6 +25,7 @@
 
 #include "diffmix/classifier/train_config.hpp"
 #include "diffmix/data/dataset.hpp"
+#include "diffmix/data/shot_groups.hpp"
 #include "diffmix/data/transforms.hpp"
 
 #include <c10/core/Device.h>
@@ -69,6 +70,9 @@ struct TrainResult {
   std::vector<EpochMetrics> history;  // every epoch of the run, including those done before a resume
   int64_t train_size = 0;
   int64_t test_size = 0;
+  // Long-tail runs ([data] imbalance > 1): Many / Medium / Few mean per-class accuracy, with the thresholds of
+  // data::paper_shot_thresholds for the dataset kind; empty otherwise.
+  std::vector<data::ShotGroupAccuracy> shot_groups;
 };
 
 struct StepInfo {
