@@ -108,7 +108,9 @@ for variant in truncated text; do
   mkdir -p "$work/$variant-flowers/jpg"
   printf '[data]\nkind = "flowers102"\nroot = "%s"\nsplit = "train"\n' "$variant-flowers" > "$work/$variant-flowers.toml"
 done
-head -c 128 tests/fuzz/corpus/mat_annotations/seed-plain > "$work/truncated-flowers/imagelabels.mat"
+# A MAT-file v5 header (116 bytes of text, 8 of subsystem offset, version 0x0100, "IM" for little-endian).
+printf '%-116s' 'MATLAB 5.0 MAT-file, written by scripts/bad-input-audit.sh' > "$work/truncated-flowers/imagelabels.mat"
+printf '\0\0\0\0\0\0\0\0\0\001IM' >> "$work/truncated-flowers/imagelabels.mat"
 echo "labels = [1 2 3]" > "$work/text-flowers/imagelabels.mat"
 audit "dataset CONFIG" "truncated .mat file" imagelabels.mat dataset truncated-flowers.toml
 audit "dataset CONFIG" "text as .mat file" imagelabels.mat dataset text-flowers.toml
