@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,12 +33,15 @@ const int kBusyExit = exit_code_for(ErrorCategory::Busy);
 struct Pending {
   WorkerRun run;
   Clock::time_point not_before;
+  size_t order = 0;     // position in the list the runs were given in
+  bool waited = false;  // sent back because a folder it needs was busy
 };
 
 struct Running {
   WorkerRun run;
   pid_t pid;
   Clock::time_point started;
+  size_t order = 0;
 };
 
 std::string self_executable() {
@@ -112,7 +116,7 @@ class Scheduler {
   Scheduler(std::vector<WorkerRun> runs, const WorkerOptions& options)
       : options_(options), program_(self_executable()), environment_(child_environment(options.threads_per_job)),
         total_(runs.size()) {
-    for (auto& run : runs) pending_.push_back({std::move(run), Clock::now()});
+    for (auto& run : runs) pending_.push_back({std::move(run), Clock::now(), pending_.size(), false});
   }
 
   void run() {
@@ -142,7 +146,7 @@ class Scheduler {
         ++i;
         continue;
       }
-      Running started{std::move(pending_[i].run), 0, now};
+      Running started{std::move(pending_[i].run), 0, now, pending_[i].order};
       pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
       started.pid = spawn(program_, started.run, environment_);
       std::printf("[compare] started %s (log: %s)\n", started.run.label.c_str(), started.run.log_path.c_str());
@@ -174,7 +178,7 @@ class Scheduler {
     } else if (code == kBusyExit && !cancelling_) {
       std::printf("[compare] %s must wait: %s\n", finished.run.label.c_str(), last_line(finished.run.log_path).c_str());
       const auto delay = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.busy_retry_s));
-      pending_.push_back({std::move(finished.run), Clock::now() + delay});
+      requeue({std::move(finished.run), Clock::now() + delay, finished.order, true});
     } else if (!cancelling_ && !failure_) {
       failure_ = Error(category_of_exit(code), finished.run.label + " failed (exit status " + std::to_string(code) +
                                                    "): " + last_line(finished.run.log_path) + "\n  its log: " +
@@ -185,7 +189,16 @@ class Scheduler {
     std::fflush(stdout);
   }
 
-  void cancel_children() {
+  // A run that waited goes after the runs that never did (they may start at once), but among the waiting ones it keeps
+  // its place in the given order: when the folder they wait for is ready, the run that was meant to start first does.
+  void requeue(Pending waiting) {
+    auto position = std::find_if(pending_.begin(), pending_.end(), [&](const Pending& other) {
+      return other.waited && other.order > waiting.order;
+    });
+    pending_.insert(position, std::move(waiting));
+  }
+
+    void cancel_children() {
     cancelling_ = true;
     for (const auto& child : running_) kill(child.pid, SIGINT);
     std::printf("[compare] interrupted: waiting for %zu runs to save their state\n", running_.size());
