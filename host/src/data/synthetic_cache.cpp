@@ -15,6 +15,7 @@
 #include "diffmix/io/image.hpp"
 #include "file_list_dataset.hpp"
 #include "diffmix/io/line_log.hpp"
+#include "csv_line.hpp"
 #include "manifest_format.hpp"
 
 namespace dmx::data {
@@ -107,26 +108,6 @@ std::shared_ptr<SyntheticCache> SyntheticCache::open(const std::string& folder, 
 }
 
 namespace {
-
-// One CSV line split into fields; double quotes group (and "" escapes a quote), as pandas writes them.
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-      fields.back() += '"';
-      ++i;
-    } else if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ',' && !quoted) {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  return fields;
-}
 
 std::string underscores_to_spaces(std::string name) {
   for (char& c : name)

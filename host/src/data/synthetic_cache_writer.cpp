@@ -4,12 +4,13 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
-#include <vector>
 
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
+#include "diffmix/text_difference.hpp"
 #include "manifest_format.hpp"
 
 namespace dmx::data {
@@ -23,33 +24,11 @@ std::string image_name(int64_t index, const std::string& extension) {
   return name + extension;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t begin = 0;
-  while (begin < text.size()) {
-    size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(begin, end - begin));
-    begin = end + 1;
-  }
-  return lines;
-}
-
-std::string without_final_newlines(std::string text) {
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
-
-// "line 3: `steps = 2500` there, `steps = 4000` here": the first line where `recorded` and `wanted` differ.
-std::string first_difference(const std::string& recorded, const std::string& wanted) {
-  const auto there = lines_of(recorded);
-  const auto here = lines_of(wanted);
-  size_t n = 0;
-  while (n < there.size() && n < here.size() && there[n] == here[n]) ++n;
-  const auto quoted = [](const std::vector<std::string>& lines, size_t i) {
-    return i < lines.size() ? "`" + lines[i] + "`" : std::string("nothing");
-  };
-  return "line " + std::to_string(n + 1) + ": " + quoted(there, n) + " there, " + quoted(here, n) + " here";
+// "line 3: `steps = 2500` there, `steps = 4000` here".
+std::string describe(const LineDifference& difference) {
+  const auto quoted = [](const std::optional<std::string>& line) { return line ? "`" + *line + "`" : "nothing"; };
+  return "line " + std::to_string(difference.line) + ": " + quoted(difference.there) + " there, " +
+         quoted(difference.here) + " here";
 }
 
 // Records `made_by` in a new cache, or checks it against the record of an existing one (the writer's lock is held).
@@ -62,9 +41,9 @@ void claim_made_by(const std::string& folder, const std::string& made_by) {
     io::write_file_atomic(path, made_by.data(), made_by.size());
     return;
   }
-  if (without_final_newlines(recorded) != without_final_newlines(made_by))
+  if (const auto difference = first_line_difference(recorded, made_by))
     throw invalid_argument(folder + ": its samples were made with other settings than this run's (" + path + ", " +
-                           first_difference(recorded, made_by) + "); delete the folder to make them again, or " +
+                           describe(*difference) + "); delete the folder to make them again, or " +
                            "write to another cache folder");
 }
 

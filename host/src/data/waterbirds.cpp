@@ -8,21 +8,11 @@
 
 #include "diffmix/data/datasets.hpp"
 #include "diffmix/error.hpp"
+#include "csv_line.hpp"
 #include "file_list_dataset.hpp"
 
 namespace dmx::data {
 namespace {
-
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> fields;
-  size_t begin = 0;
-  while (true) {
-    const size_t comma = line.find(',', begin);
-    fields.push_back(line.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin));
-    if (comma == std::string::npos) return fields;
-    begin = comma + 1;
-  }
-}
 
 // The column of each name `metadata.csv` must have; a missing one is a format error naming the file.
 std::map<std::string, size_t> header_columns(const std::string& path, const std::string& header) {

@@ -5,13 +5,12 @@
 #include "diffmix/io/safetensors.hpp"
 #include "diffmix/sd/lora.hpp"
 #include "diffmix/sd/textual_inversion.hpp"
+#include "diffmix/text_difference.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <filesystem>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -86,18 +85,6 @@ std::string training_prompt(Strategy strategy, int64_t class_index, const std::s
   return "a photo of a " + subject + (metaclass.empty() ? "" : " " + metaclass);
 }
 
-namespace {
-
-std::vector<std::string> setting_lines(const std::string& toml) {
-  std::vector<std::string> lines;
-  std::istringstream in(toml);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("steps = ", 0) != 0) lines.push_back(line);
-  return lines;
-}
-
-}  // namespace
-
 std::string finetune_difference(const FinetuneManifest& manifest, const FinetuneConfig& config) {
   if (manifest.base_model != config.model_path)
     return "base model " + manifest.base_model + " there, " + config.model_path + " here";
@@ -105,14 +92,11 @@ std::string finetune_difference(const FinetuneManifest& manifest, const Finetune
     return "seed " + std::to_string(manifest.seed) + " there, " + std::to_string(config.seed) + " here";
   auto wanted = config.train;
   wanted.precision = resolve_precision(wanted.precision, config.device.substr(0, config.device.find(':')));
-  const auto there = setting_lines(manifest.config_toml);
-  const auto here = setting_lines(settings_toml(wanted));
-  for (size_t i = 0; i < std::max(there.size(), here.size()); ++i) {
-    const std::string a = i < there.size() ? there[i] : "nothing";
-    const std::string b = i < here.size() ? here[i] : "nothing";
-    if (a != b) return a + " there, " + b + " here";
-  }
-  return "";
+  // More steps continue the fine-tuning, so the step count is compared by the caller.
+  const auto is_steps = [](const std::string& line) { return line.rfind("steps = ", 0) == 0; };
+  const auto difference = first_line_difference(manifest.config_toml, settings_toml(wanted), is_steps);
+  if (!difference) return "";
+  return difference->there.value_or("nothing") + " there, " + difference->here.value_or("nothing") + " here";
 }
 
 void FinetuneManifest::write(const std::string& path) const {
