@@ -12,6 +12,7 @@
 #include "diffmix/config.hpp"
 #include "diffmix/data/mixer.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/io/file_lock.hpp"
 #include "diffmix/io/safetensors.hpp"
 #include "diffmix/registry.hpp"
 
@@ -176,9 +177,28 @@ TEST_F(TrainingTest, KilledRunRestartsFromTheLastEpochCheckpoint) {
     if (step.epoch == 1 && step.batch == 1)  // a kill here leaves only the checkpoint of epoch 1 on disk
       fs::copy_file(straight + "/checkpoint.safetensors", killed + "/checkpoint.safetensors");
   }});
+  // ... and, when the kill came while a file was being replaced, that file's temporary copy.
+  std::ofstream(killed + "/checkpoint.safetensors.tmp-Ab12Cd") << "half a checkpoint";
   ConfiguredRun b = make_run(killed, 10, 2, kMixingAugment);
   train_classifier(b.config, registry_);
   expect_same_weights(straight, killed);
+  EXPECT_FALSE(fs::exists(killed + "/checkpoint.safetensors.tmp-Ab12Cd"));
+}
+
+TEST_F(TrainingTest, AFolderAnotherProcessTrainsIntoIsBusy) {
+  const std::string output = fresh_folder("busy");
+  ConfiguredRun run = make_run(output, 10, 1, "");
+  const auto lock = io::FileLock::try_acquire(output + "/.lock");
+  ASSERT_TRUE(lock.has_value());
+  try {
+    train_classifier(run.config, registry_);
+    FAIL() << "trained into a folder another process holds";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::Busy);
+    EXPECT_NE(std::string(e.what()).find(output + ": another process is training into this folder"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(TrainingTest, ACheckpointOfOtherSettingsIsNotContinued) {

@@ -151,6 +151,7 @@ TEST(SyntheticCacheWriter, AKilledRunResumesWithoutLossOrDuplicates) {
   // image write that never reached its rename.
   dmx::io::write_image(folder + "/images/000003.png", dmx::test::test_picture(6, 6, 99));
   std::ofstream(folder + "/images/000004.png.tmp-4242-17") << "half a png";
+  std::ofstream(folder + "/made_by.toml.tmp-4242-18") << "half a record";
   std::ofstream(folder + "/manifest.jsonl", std::ios::app) << R"({"path":"images/000003.png","source_cl)";
 
   // A reader meanwhile sees the three complete samples.
@@ -169,7 +170,8 @@ TEST(SyntheticCacheWriter, AKilledRunResumesWithoutLossOrDuplicates) {
     // The orphan image was overwritten by the resumed sample 3.
     EXPECT_TRUE(cache->load_image(i).equal(dmx::test::test_picture(6, 6, static_cast<int>(i))));
   }
-  // Nothing but the five images is left in the folder.
+  // Nothing but the five images is left in the folder, and no temporary file beside the manifest.
+  EXPECT_FALSE(std::filesystem::exists(folder + "/made_by.toml.tmp-4242-18"));
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(folder + "/images"),
                           std::filesystem::directory_iterator()),
             5);

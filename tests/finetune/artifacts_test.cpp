@@ -200,7 +200,10 @@ TEST(FinetuneResume, InterruptedThenResumedRunEndsWithTheSameWeights) {
   clear_cancel();
   const auto checkpoint = io::SafetensorsFile::open(interrupted + "/checkpoint.safetensors");
   EXPECT_EQ(checkpoint.metadata().at("step"), "3");
+  // A kill while the next checkpoint was written would also have left its temporary copy; the resumed run removes it.
+  std::ofstream(interrupted + "/checkpoint.safetensors.tmp-Ab12Cd") << "half a checkpoint";
   const auto resumed = run_finetune(config, images);
+  EXPECT_FALSE(std::filesystem::exists(interrupted + "/checkpoint.safetensors.tmp-Ab12Cd"));
   EXPECT_EQ(resumed.resumed_from, 3);
   EXPECT_EQ(resumed.steps, 6);
 

@@ -67,6 +67,9 @@ SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std:
   if (!lock_)
     throw busy(folder_ + ": another process is writing this synthetic cache (it holds " + kWriterLockFileName +
                "); run one writer per cache folder");
+  // A run killed while it replaced made_by.toml or the manifest leaves that file's temporary copy beside it.
+  if (const int64_t removed = io::remove_abandoned_temporaries(folder_))
+    spdlog::info("{}: removed {} unfinished files of an interrupted run", folder_, removed);
   claim_made_by(folder_, made_by);
 
   manifest_ = std::make_unique<io::LineLog>(folder_ + "/" + kManifestFileName);

@@ -304,7 +304,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   const auto data = contiguous_cpu(path, tensors);
   const std::string header = build_header(tensors, data, metadata);
 
-  std::string temp = path + ".tmp.XXXXXX";
+  // The ".tmp-" mark is the one io::remove_abandoned_temporaries looks for after a kill.
+  std::string temp = path + ".tmp-XXXXXX";
   Fd file{::mkstemp(temp.data())};
   if (file.fd < 0) throw dmx::io_error_from_errno("cannot create a temporary file for " + path);
   const auto fail = [&](const std::string& what) {

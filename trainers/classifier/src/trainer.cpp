@@ -21,6 +21,7 @@
 #include "diffmix/data/sample_stream.hpp"
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/error.hpp"
+#include "diffmix/io/file_lock.hpp"
 #include "diffmix/io/image.hpp"
 #include "diffmix/progress.hpp"
 #include "diffmix/registry.hpp"
@@ -304,6 +305,14 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   if (config.threads > 0) at::set_num_threads(config.threads);
   const at::Device device = run_device(config);
   fs::create_directories(config.output_dir);
+  // One process trains into a folder at a time; holding its lock also makes it safe to remove the temporary copies a
+  // killed run left half-written there.
+  const auto lock = io::FileLock::try_acquire(config.output_dir + "/.lock");
+  if (!lock)
+    throw busy(config.output_dir + ": another process is training into this folder (it holds .lock); run one " +
+               "training per output folder");
+  if (const int64_t removed = io::remove_abandoned_temporaries(config.output_dir))
+    spdlog::info("{}: removed {} unfinished files of an interrupted run", config.output_dir, removed);
   const std::string checkpoint_path = config.output_dir + "/checkpoint.safetensors";
   const std::string metrics_path = config.output_dir + "/metrics.jsonl";
 
