@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "data_test_files.hpp"
 #include "diffmix/data/datasets.hpp"
@@ -111,6 +114,82 @@ TEST(Flowers102, BadNumbersAreErrorsNamingTheFile) {
   dmx::test::MatWriter(dir / "imagelabels.mat").numbers("labels", {1, 1, 2, 103, 2, 1});
   expect_error([&] { dmx::data::open_flowers102(dir.str(), "test"); }, ErrorCategory::Format,
                {dir / "imagelabels.mat: label of image 4", "103 is not in [1, 102]"});
+}
+
+// A .mat file's sizes are checked against its bytes before libmatio reads it, which would allocate what they claim.
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Writes a little-endian 32-bit word at `at`.
+void patch_word(std::string& bytes, size_t at, uint32_t value) {
+  for (int i = 0; i < 4; ++i) bytes[at + i] = static_cast<char>((value >> (8 * i)) & 0xFF);
+}
+
+TEST(MatAnnotations, SizesTheFileCannotHoldAreRefusedBeforeTheyAreRead) {
+  TempDir dir;
+  dmx::test::write_flowers102(dir.str());
+  const std::string labels = dir / "imagelabels.mat";
+  // Uncompressed: header (128), miMATRIX tag (8), flags (16), then the dimensions' tag at 152 and values at 160, 164.
+  dmx::test::MatWriter(labels).numbers("labels", {1, 1, 2, 102, 2, 1});
+  std::string bytes = read_bytes(labels);
+  ASSERT_EQ(bytes.substr(126, 2), "IM");
+  ASSERT_EQ(static_cast<uint8_t>(bytes[164]), 6u);  // 1 x 6
+  patch_word(bytes, 160, 0x7FFFFFFF);
+  patch_word(bytes, 164, 0x7FFFFFFF);
+  write_bytes(labels, bytes);
+  expect_error([&] { dmx::data::open_flowers102(dir.str(), "train"); }, ErrorCategory::Format,
+               {labels + ": byte ", "holds only 48 bytes of data"});
+
+  patch_word(bytes, 160, 0xFFFFFFFF);  // -1
+  write_bytes(labels, bytes);
+  expect_error([&] { dmx::data::open_flowers102(dir.str(), "train"); }, ErrorCategory::Format,
+               {labels + ": byte 152: an array has a negative dimension (-1)"});
+
+  // A cell array that claims two billion cells.
+  const std::string meta = dir / "cars/devkit/cars_meta.mat";
+  dmx::test::write_stanford_cars(dir / "cars");
+  dmx::test::MatWriter(meta).strings("class_names", {"a", "b"});
+  bytes = read_bytes(meta);
+  ASSERT_EQ(static_cast<uint8_t>(bytes[160]), 2u);  // 2 x 1
+  patch_word(bytes, 160, 0x7FFFFFFF);
+  write_bytes(meta, bytes);
+  expect_error([&] { dmx::data::open_stanford_cars(dir / "cars", "train"); }, ErrorCategory::Format,
+               {meta + ": byte 152: an array claims 2147483647 nested arrays, but only"});
+}
+
+TEST(MatAnnotations, TruncatedCorruptAndOtherVersionsAreNamed) {
+  TempDir dir;
+  dmx::test::write_flowers102(dir.str());
+  const std::string labels = dir / "imagelabels.mat";
+  const std::string compressed = read_bytes(labels);  // written compressed
+
+  write_bytes(labels, compressed.substr(0, compressed.size() - 10));
+  expect_error([&] { dmx::data::open_flowers102(dir.str(), "train"); }, ErrorCategory::Format,
+               {labels + ": byte 128: a data element of type 15 claims"});
+
+  // Bytes of the zlib stream changed: its checksum (or its code) no longer agrees.
+  std::string corrupt = compressed;
+  for (size_t at = 150; at < corrupt.size() - 8; ++at) corrupt[at] = static_cast<char>(corrupt[at] ^ 0x5A);
+  write_bytes(labels, corrupt);
+  expect_error([&] { dmx::data::open_flowers102(dir.str(), "train"); }, ErrorCategory::Format,
+               {labels + ": byte 128: compressed data"});
+
+  std::string hdf5 = compressed;
+  hdf5[124] = 0x00;
+  hdf5[125] = 0x02;
+  write_bytes(labels, hdf5);
+  expect_error([&] { dmx::data::open_flowers102(dir.str(), "train"); }, ErrorCategory::Format,
+               {labels + ": a MATLAB v7.3 (HDF5) .mat file", "save(..., '-v7')"});
+
+  write_bytes(labels, std::string(200, 'x'));
+  expect_error([&] { dmx::data::open_flowers102(dir.str(), "train"); }, ErrorCategory::Format,
+               {labels + ": not a MATLAB 5 .mat file"});
 }
 
 // ---- FGVC-Aircraft -------------------------------------------------------------------------------------------

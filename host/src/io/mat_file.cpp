@@ -10,6 +10,8 @@
 #include <mutex>
 
 #include "diffmix/error.hpp"
+#include "diffmix/io/image.hpp"
+#include "mat_v5_check.hpp"
 
 namespace dmx::io {
 namespace {
@@ -128,11 +130,9 @@ struct MatFile::Variable {
 
 MatFile MatFile::open(const std::string& path) {
   route_matio_messages();
-  if (FILE* probe = std::fopen(path.c_str(), "rb")) {
-    std::fclose(probe);
-  } else {
-    throw not_found(path + ": no such file (or not readable)");
-  }
+  // libmatio allocates whatever sizes a file states, so the layout is checked against the file's bytes first.
+  const std::vector<uint8_t> bytes = read_file(path);
+  check_mat_v5(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   mat_t* file = Mat_Open(path.c_str(), MAT_ACC_RDONLY);
   if (file == nullptr) throw format_error(path + ": not a MATLAB .mat file (libmatio cannot open it)");
   return MatFile(path, file);
