@@ -117,6 +117,49 @@ TEST_F(CliTest, LabelSmoothingHasPyTorchsMeaningAndAnOldValueIsRefused) {
   EXPECT_EQ(trained.exit_code, 0) << trained.output;
 }
 
+// The authors' recipe: Resize((32, 32)) → RandomCrop(28, padding 8) (their 28 px mode), evaluation every 2nd epoch,
+// and the best evaluated epoch reported beside the last one.
+TEST_F(CliTest, ResizeThenCropAndTheBestEvaluatedEpochAreReported) {
+  const std::string folder = fresh_folder("recipe");
+  std::string config = tiny_config(folder + "/out");
+  config.replace(config.find("[data]\n"), 7, "[data]\nresize = 32\nimage_size = 28\n");
+  config.replace(config.find("crop_padding = 2"), 16, "crop_padding = 8");
+  config.replace(config.find("epochs = 1"), 10, "epochs = 3\neval_every = 2");
+  write(folder + "/recipe.toml", config + "[compare]\nseeds = [0]\n[[compare.setup]]\nname = \"none\"\n");
+  const Command command = run("compare " + folder + "/recipe.toml");
+  ASSERT_EQ(command.exit_code, 0) << command.output;
+  EXPECT_NE(command.output.find("best epoch % (evaluated every 2)"), std::string::npos) << command.output;
+  EXPECT_NE(command.output.find("best of the evaluated epochs (every 2)"), std::string::npos) << command.output;
+
+  const auto results = lines_of(folder + "/out/results.csv");
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0], "setup,seed,top1,mean_per_class,best_top1,best_epoch,output_dir");
+  std::stringstream row(results[1]);
+  std::vector<std::string> cells;
+  for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
+  ASSERT_EQ(cells.size(), 7u) << results[1];
+  EXPECT_GE(std::stod(cells[4]), std::stod(cells[2]));  // the best is never below the last
+  EXPECT_TRUE(cells[5] == "2" || cells[5] == "3") << results[1];  // the evaluated epochs
+  std::stringstream summary;
+  summary << std::ifstream(folder + "/out/summary.md").rdbuf();
+  EXPECT_NE(summary.str().find("| best epoch % (evaluated every 2) |"), std::string::npos) << summary.str();
+  std::stringstream result;
+  result << std::ifstream(folder + "/out/none/seed-0/result.json").rdbuf();
+  EXPECT_NE(result.str().find("\"best\""), std::string::npos) << result.str();
+
+  // A resize without the crop, and a crop larger than the resized image, are refused before anything runs.
+  const auto expect_refused = [&](const std::string& data_keys, const std::string& message) {
+    std::string bad = tiny_config(folder + "/bad");
+    bad.replace(bad.find("[data]\n"), 7, "[data]\n" + data_keys);
+    write(folder + "/bad.toml", bad);
+    const Command refused = run("train " + folder + "/bad.toml");
+    EXPECT_EQ(refused.exit_code, 78) << refused.output;
+    EXPECT_NE(refused.output.find(message), std::string::npos) << refused.output;
+  };
+  expect_refused("resize = 32\n", "resize = 32 needs image_size");
+  expect_refused("resize = 24\nimage_size = 28\n", "image_size = 28 is larger than resize = 24");
+}
+
 TEST_F(CliTest, CompareTabulatesSetupsAndWritesReport) {
   const std::string folder = fresh_folder("compare");
   write(folder + "/compare.toml", tiny_config(folder + "/out") +

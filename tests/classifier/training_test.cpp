@@ -11,6 +11,7 @@
 #include "diffmix/classifier/trainer.hpp"
 #include "diffmix/config.hpp"
 #include "diffmix/data/mixer.hpp"
+#include "diffmix/data/sample_rng.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/file_lock.hpp"
 #include "diffmix/io/safetensors.hpp"
@@ -96,6 +97,47 @@ TEST(TrainConfigSynthetic, ModeNamesTheMixingRule) {
     EXPECT_EQ(error.category(), ErrorCategory::Config);
     EXPECT_NE(std::string(error.what()).find("inverse"), std::string::npos) << error.what();
   }
+}
+
+// [data] resize squares the image first (the authors' Resize((512, 512)) before the 448 crop); without it the short
+// side goes to image_size. Either way the network sees image_size × image_size.
+TEST(TrainTransforms, ResizeSquaresTheImageBeforeTheCrop) {
+  DataSettings data;
+  data.resize = 32;
+  data.image_size = 28;
+  const data::Transforms square = test_transforms(data, 28);
+  ASSERT_EQ(square.steps().size(), 3u);
+  EXPECT_EQ(square.steps()[0].kind, data::TransformStep::Kind::Resize);
+  EXPECT_EQ(square.steps()[0].height, 32);
+  EXPECT_EQ(square.steps()[0].width, 32);
+  EXPECT_EQ(square.steps()[1].kind, data::TransformStep::Kind::CenterCrop);
+  data::SampleRng rng(0, data::RandomStream::Transform, 0, 0);
+  const at::Tensor wide = at::full({20, 40, 3}, 128, at::kByte);
+  EXPECT_EQ(square.apply(wide, rng).sizes(), (std::vector<int64_t>{3, 28, 28}));
+
+  data.resize = 0;
+  const data::Transforms short_side = test_transforms(data, 28);
+  EXPECT_EQ(short_side.steps()[0].height, 28);
+  EXPECT_EQ(short_side.steps()[0].width, 0);  // the short side
+  EXPECT_EQ(short_side.apply(wide, rng).sizes(), (std::vector<int64_t>{3, 28, 28}));
+}
+
+// The best evaluated epoch: the highest test top-1 among the evaluated epochs, the earliest on a tie.
+TEST(TrainResultBest, IsTheHighestEvaluatedEpoch) {
+  std::vector<EpochMetrics> history(5);
+  const double top1[] = {0.5, 0.7, 0.9, 0.7, 0.8};
+  for (int e = 0; e < 5; ++e) {
+    history[e].epoch = e + 1;
+    history[e].top1 = top1[e];
+    history[e].evaluated = e % 2 == 1 || e == 4;  // epochs 2, 4 and the last
+  }
+  const EpochMetrics* best = best_evaluated_epoch(history);
+  ASSERT_NE(best, nullptr);
+  EXPECT_EQ(best->epoch, 5);  // epoch 3's 0.9 was never evaluated
+  history[4].top1 = 0.7;
+  EXPECT_EQ(best_evaluated_epoch(history)->epoch, 2);
+  for (auto& epoch : history) epoch.evaluated = false;
+  EXPECT_EQ(best_evaluated_epoch(history), nullptr);
 }
 
 // A long-tail run reports Many / Medium / Few (the mean per-class accuracy of each group), in its result and in

@@ -145,16 +145,19 @@ TEST(Mixer, InverseModeWeightsClassesAsTheAuthorsCode) {
   replacements_per_target(mixer, *cache, 200, expected);
 }
 
+// A cache folder holding one sample: `picture` (12×10, pattern 7) moved from `source` to `target` at `strength`.
+void write_one_sample_cache(const std::string& folder, int64_t source, int64_t target, double strength) {
+  dmx::data::SyntheticCacheWriter writer(folder);
+  SyntheticRecord r;
+  r.source_class = source;
+  r.target_class = target;
+  r.strength = strength;
+  writer.add(dmx::test::test_picture(12, 10, 7), r);
+}
+
 TEST(Mixer, RealSamplesGetOneHotLabelsAndSyntheticOnesTheirSoftLabel) {
   dmx::test::TempDir dir;
-  {
-    dmx::data::SyntheticCacheWriter writer(dir / "cache");
-    SyntheticRecord r;
-    r.source_class = 0;
-    r.target_class = 2;
-    r.strength = 0.5;
-    writer.add(dmx::test::test_picture(12, 10, 7), r);
-  }
+  write_one_sample_cache(dir / "cache", 0, 2, 0.5);
   auto real = std::make_shared<dmx::test::MemoryDataset>(std::vector<int64_t>{10, 10, 10});
   MixerOptions options;
   options.probability = 0.5;
@@ -174,6 +177,30 @@ TEST(Mixer, RealSamplesGetOneHotLabelsAndSyntheticOnesTheirSoftLabel) {
   }
   EXPECT_GT(synthetic, 0);
   EXPECT_GT(genuine, 0);
+}
+
+// [synthetic] soft_scaler: the authors' code scales synthetic labels of the fine-grained sets to sum to 0.9; real
+// labels stay one-hot.
+TEST(Mixer, ScalesSyntheticLabelsOnly) {
+  dmx::test::TempDir dir;
+  write_one_sample_cache(dir / "cache", 1, 0, 0.7);
+  auto real = std::make_shared<dmx::test::MemoryDataset>(std::vector<int64_t>{10, 10, 10});
+  MixerOptions options;
+  options.probability = 0.5;
+  options.synthetic_label_scale = 0.9;
+  const Mixer mixer(real, SyntheticCache::open(dir / "cache", 3), options);
+  int synthetic = 0;
+  for (int64_t i = 0; i < mixer.size(); ++i) {
+    const auto sample = mixer.get(i, 0);
+    if (sample.synthetic) {
+      ++synthetic;
+      EXPECT_TRUE(sample.label.allclose(dmx::data::diffmix_soft_label(1, 0, 0.7, 3) * 0.9));
+      EXPECT_NEAR(sample.label.sum().item<float>(), 0.9f, 1e-6f);
+    } else {
+      EXPECT_FLOAT_EQ(sample.label.sum().item<float>(), 1.0f);
+    }
+  }
+  EXPECT_GT(synthetic, 0);
 }
 
 TEST(Mixer, RejectsMismatchedClassesAndBadProbability) {

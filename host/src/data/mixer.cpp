@@ -117,6 +117,7 @@ MixedSample Mixer::get(int64_t index, uint64_t epoch, const ImageRequest& reques
   if (choice.synthetic) {
     sample.image = synthetic_->load_image(choice.index, request);
     sample.label = synthetic_->soft_label(choice.index);
+    if (options_.synthetic_label_scale != 1.0) sample.label = sample.label * options_.synthetic_label_scale;
   } else {
     sample.image = real_->load_image(choice.index, request);
     sample.label = at::zeros({real_->num_classes()}, at::kFloat);

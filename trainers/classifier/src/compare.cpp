@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <tuple>
+#include <utility>
 #include <sstream>
 
 #include "diffmix/augmenter.hpp"
@@ -140,20 +142,46 @@ std::vector<std::vector<TrainResult>> run_comparison(const CompareConfig& compar
   return runs;
 }
 
+namespace {
+
+// Mean and sample standard deviation (n − 1; 0 for one value).
+std::pair<double, double> mean_and_stddev(const std::vector<double>& values) {
+  if (values.empty()) return {0.0, 0.0};
+  const double n = static_cast<double>(values.size());
+  double mean = 0;
+  for (double value : values) mean += value / n;
+  double squares = 0;
+  for (double value : values) squares += (value - mean) * (value - mean);
+  return {mean, values.size() > 1 ? std::sqrt(squares / (n - 1.0)) : 0.0};
+}
+
+// The header of the best-epoch column, or "" when no set-up evaluates less often than every epoch (the last epoch
+// is then the only number worth a column).
+std::string best_column(const std::vector<SetupSummary>& summaries) {
+  int64_t every = 1;
+  for (const auto& summary : summaries) every = std::max(every, summary.eval_every);
+  return every > 1 ? "best epoch % (evaluated every " + std::to_string(every) + ")" : "";
+}
+
+std::string best_cell(const SetupSummary& s) { return percent(s.best_mean) + " ± " + percent(s.best_stddev); }
+
+}  // namespace
+
 std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vector<std::vector<TrainResult>>& runs) {
   std::vector<SetupSummary> summaries;
   for (size_t s = 0; s < compare.setups.size() && s < runs.size(); ++s) {
     SetupSummary summary;
     summary.name = compare.setups[s].name;
     summary.seeds = compare.seeds;
-    for (const auto& run : runs[s]) summary.top1.push_back(run.top1);
-    const double n = static_cast<double>(summary.top1.size());
-    for (double value : summary.top1) summary.mean += value / n;
-    if (summary.top1.size() > 1) {
-      double squares = 0;
-      for (double value : summary.top1) squares += (value - summary.mean) * (value - summary.mean);
-      summary.stddev = std::sqrt(squares / (n - 1.0));
+    for (const auto& run : runs[s]) {
+      summary.top1.push_back(run.top1);
+      const EpochMetrics* best = best_evaluated_epoch(run.history);
+      summary.best_top1.push_back(best ? best->top1 : run.top1);
     }
+    const double n = static_cast<double>(summary.top1.size());
+    std::tie(summary.mean, summary.stddev) = mean_and_stddev(summary.top1);
+    std::tie(summary.best_mean, summary.best_stddev) = mean_and_stddev(summary.best_top1);
+    summary.eval_every = setup_run_config(compare, compare.setups[s], compare.seeds.front()).optim.eval_every;
     // Mean curve over the seeds, at the epochs every run evaluated.
     if (!runs[s].empty()) {
       for (const auto& epoch : runs[s].front().history) {
@@ -176,12 +204,15 @@ std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vec
 std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
   const std::string first = summaries.empty() ? "" : summaries.front().name;
   const bool groups = any_shot_groups(summaries);
+  const std::string best = best_column(summaries);
   std::vector<std::vector<std::string>> rows = {{"set-up", "top-1 % (mean ± std)", "Δ vs " + first, "runs"}};
+  if (!best.empty()) rows[0].push_back(best);
   if (groups) rows[0].push_back("Many / Medium / Few %");
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
     rows.push_back({s.name, percent(s.mean) + " ± " + percent(s.stddev), i == 0 ? "—" : signed_points(s.delta),
                     std::to_string(s.top1.size())});
+    if (!best.empty()) rows.back().push_back(best_cell(s));
     if (groups) rows.back().push_back(s.shot_groups.empty() ? "—" : shot_group_text(s.shot_groups));
   }
   // Widths in characters, not bytes: "±", "Δ" and "—" are two or three bytes in UTF-8.
@@ -214,13 +245,16 @@ std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
 std::string format_compare_markdown(const std::vector<SetupSummary>& summaries) {
   const std::string first = summaries.empty() ? "" : summaries.front().name;
   const bool groups = any_shot_groups(summaries);
+  const std::string best = best_column(summaries);
   std::ostringstream out;
-  out << "| set-up | top-1 % (mean ± std) | Δ vs " << first << " | runs |"
-      << (groups ? " Many / Medium / Few % |\n|---|---|---|---|---|\n" : "\n|---|---|---|---|\n");
+  out << "| set-up | top-1 % (mean ± std) | Δ vs " << first << " | runs |" << (best.empty() ? "" : " " + best + " |")
+      << (groups ? " Many / Medium / Few % |" : "") << "\n|---|---|---|---|" << (best.empty() ? "" : "---|")
+      << (groups ? "---|" : "") << "\n";
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
     out << "| " << s.name << " | " << percent(s.mean) << " ± " << percent(s.stddev) << " | "
         << (i == 0 ? "—" : signed_points(s.delta)) << " | " << s.top1.size() << " |";
+    if (!best.empty()) out << " " << best_cell(s) << " |";
     if (groups) out << " " << (s.shot_groups.empty() ? "—" : shot_group_text(s.shot_groups)) << " |";
     out << "\n";
   }
@@ -258,18 +292,24 @@ void write_compare_outputs(const std::string& folder, const std::vector<SetupSum
                            const std::vector<SampleGrid>& sample_grids) {
   std::filesystem::create_directories(folder);
   std::ostringstream results;
-  results << "setup,seed,top1,mean_per_class,output_dir\n";
+  results << "setup,seed,top1,mean_per_class,best_top1,best_epoch,output_dir\n";
   for (size_t s = 0; s < summaries.size(); ++s)
-    for (size_t r = 0; r < runs[s].size(); ++r)
-      results << summaries[s].name << ',' << summaries[s].seeds[r] << ',' << runs[s][r].top1 << ','
-              << runs[s][r].mean_per_class << ',' << runs[s][r].output_dir << '\n';
+    for (size_t r = 0; r < runs[s].size(); ++r) {
+      const TrainResult& run = runs[s][r];
+      const EpochMetrics* best = best_evaluated_epoch(run.history);
+      results << summaries[s].name << ',' << summaries[s].seeds[r] << ',' << run.top1 << ',' << run.mean_per_class
+              << ',' << (best ? best->top1 : run.top1) << ',' << (best ? best->epoch : 0) << ',' << run.output_dir
+              << '\n';
+    }
   write_text(folder + "/results.csv", results.str());
 
   std::ostringstream summary;
   const bool groups = any_shot_groups(summaries);
-  summary << "setup,runs,top1_mean,top1_std,delta_vs_first" << (groups ? ",many,medium,few" : "") << '\n';
+  summary << "setup,runs,top1_mean,top1_std,delta_vs_first,best_mean,best_std" << (groups ? ",many,medium,few" : "")
+          << '\n';
   for (const auto& s : summaries) {
-    summary << s.name << ',' << s.top1.size() << ',' << s.mean << ',' << s.stddev << ',' << s.delta;
+    summary << s.name << ',' << s.top1.size() << ',' << s.mean << ',' << s.stddev << ',' << s.delta << ','
+            << s.best_mean << ',' << s.best_stddev;
     if (groups)
       for (size_t g = 0; g < 3; ++g) summary << ',' << (g < s.shot_groups.size() ? s.shot_groups[g] : std::nan(""));
     summary << '\n';

@@ -28,7 +28,14 @@ void read_data(const config::Table& table, DataSettings& data) {
   data.test.split = table.string("test_split", "test");
   data.test.shots = table.integer("test_per_class", 0, kNonNegative);
   data.test.imbalance = 1.0;
+  data.resize = table.integer("resize", 0, kNonNegative);
   data.image_size = table.integer("image_size", 0, kNonNegative);
+  if (data.resize > 0 && data.image_size == 0)
+    throw config_error(table.where("resize") + ": resize = " + std::to_string(data.resize) + " needs image_size, " +
+                       "the crop taken from the resized image (e.g. resize = 512 with image_size = 448)");
+  if (data.resize > 0 && data.resize < data.image_size)
+    throw config_error(table.where("image_size") + ": image_size = " + std::to_string(data.image_size) +
+                       " is larger than resize = " + std::to_string(data.resize) + "; the crop must fit the image");
   data.crop_padding = table.integer("crop_padding", data.crop_padding, kNonNegative);
   data.flip = table.number("flip", data.flip, kProbability);
   data.mean = to_floats(table.number_list("mean", {data.mean.begin(), data.mean.end()}));
@@ -100,6 +107,7 @@ void read_synthetic_settings(const config::Table& table, SyntheticSettings& synt
                    : mode == "inverse" ? data::MixMode::Inverse
                                        : data::MixMode::Uniform;
   synthetic.gamma = table.number("gamma", synthetic.gamma, {0.0, 10.0});
+  synthetic.soft_scaler = table.number("soft_scaler", synthetic.soft_scaler, {1e-6, 1.0});
   synthetic.filtered = table.boolean("filtered", false);
   if (synthetic.stream && synthetic.filtered)
     throw config_error(table.where("filtered") + ": `filtered` reads the CLIP filter's manifest of a finished " +

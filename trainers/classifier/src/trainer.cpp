@@ -42,6 +42,7 @@ std::string synthetic_fingerprint(const SyntheticSettings& s) {
   std::string text = " synthetic=" + s.cache + " p=" + std::to_string(s.probability) +
                      " mode=" + std::to_string(static_cast<int>(s.mode)) + " gamma=" + std::to_string(s.gamma) +
                      " filtered=" + std::to_string(s.filtered);
+  if (s.soft_scaler != 1.0) text += " soft_scaler=" + std::to_string(s.soft_scaler);
   if (const auto& stream = s.stream) {
     text += " synchronous=" + std::to_string(stream->synchronous) + " per_epoch=" + std::to_string(stream->per_epoch) +
             " count=" + (stream->count ? std::to_string(*stream->count) : "-") +
@@ -60,17 +61,25 @@ std::string fingerprint(const TrainConfig& c) {
                      " epochs=" + std::to_string(c.optim.epochs) + " lr=" + std::to_string(c.optim.lr) +
                      " augment=";
   for (const auto& table : c.augment) text += "{" + table.to_toml() + "}";
+  if (d.resize > 0) text += " resize=" + std::to_string(d.resize);  // only when set: older runs keep their print
   text += synthetic_fingerprint(c.synthetic);
   for (char& ch : text)
     if (ch == '\n') ch = ' ';
   return text;
 }
 
-// The paper's recipe (docs/method.md): Resize (short side) → RandomCrop(padding) → flip → normalize; the test side
-// replaces the random crop and flip by a centre crop.
+// The first step of both sides: Resize((resize, resize)) as the authors' code does, else the short side to the crop
+// size when one is set, else nothing.
+void add_resize(data::Transforms& t, const DataSettings& d, int64_t size) {
+  if (d.resize > 0) t.resize(d.resize, d.resize);
+  else if (d.image_size > 0) t.resize(size);
+}
+
+// The paper's recipe (docs/method.md): Resize → RandomCrop(padding) → flip → normalize; the test side replaces the
+// random crop and flip by a centre crop.
 data::Transforms train_transforms(const DataSettings& d, int64_t size) {
   data::Transforms t;
-  if (d.image_size > 0) t.resize(size);
+  add_resize(t, d, size);
   t.random_crop(size, size, d.crop_padding);
   if (d.flip > 0) t.horizontal_flip(d.flip);
   t.normalize(d.mean, d.stddev);
@@ -132,6 +141,7 @@ data::MixerOptions mixer_options(const TrainConfig& config) {
   data::MixerOptions options;
   options.seed = config.seed;
   options.mode = config.synthetic.mode;
+  options.synthetic_label_scale = config.synthetic.soft_scaler;
   if (config.synthetic.probability >= 0) options.probability = config.synthetic.probability;
   else if (config.synthetic.mode != data::MixMode::Uniform) options.probability = data::kBalancedReplacementProbability;
   else options.probability = data::default_replacement_probability(config.data.train.shots);
@@ -167,6 +177,8 @@ void write_result(const std::string& path, const TrainResult& result, const std:
   nlohmann::json per_class = nlohmann::json::array();
   for (double value : result.per_class) per_class.push_back(std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value));
   json["per_class"] = per_class;
+  if (const EpochMetrics* best = best_evaluated_epoch(result.history))
+    json["best"] = {{"epoch", best->epoch}, {"top1", best->top1}, {"mean_per_class", best->mean_per_class}};
   if (!result.shot_groups.empty()) {
     nlohmann::json groups = nlohmann::json::object();
     for (const auto& group : result.shot_groups)
@@ -248,6 +260,13 @@ std::vector<std::pair<std::string, at::Tensor>> named_parameters(Classifier& mod
 
 }  // namespace
 
+const EpochMetrics* best_evaluated_epoch(const std::vector<EpochMetrics>& history) {
+  const EpochMetrics* best = nullptr;
+  for (const auto& epoch : history)
+    if (epoch.evaluated && (best == nullptr || epoch.top1 > best->top1)) best = &epoch;
+  return best;
+}
+
 at::Device run_device(const TrainConfig& config) {
   const bool wants_cuda = config.device.rfind("cuda", 0) == 0;
   if (config.device != "cpu" && !wants_cuda)
@@ -270,7 +289,7 @@ int64_t input_image_size(const TrainConfig& config, const data::Dataset& train_s
 
 data::Transforms test_transforms(const DataSettings& d, int64_t size) {
   data::Transforms t;
-  if (d.image_size > 0) t.resize(size);
+  add_resize(t, d, size);
   t.center_crop(size, size);
   t.normalize(d.mean, d.stddev);
   return t;
@@ -477,6 +496,9 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     result.shot_groups = data::shot_group_accuracy(train_set->class_counts(), result.per_class, thresholds);
     spdlog::info("long tail: {}", describe_shot_groups(result.shot_groups, thresholds));
   }
+  if (const EpochMetrics* best = best_evaluated_epoch(result.history); best && config.optim.eval_every > 1)
+    spdlog::info("test top-1 {} after the last epoch; best of the evaluated epochs (every {}): {} after epoch {}",
+                 percent(result.top1), config.optim.eval_every, percent(best->top1), best->epoch);
   save_weights(*model, config.output_dir + "/model.safetensors");
   write_result(config.output_dir + "/result.json", result, run_fingerprint);
   return result;

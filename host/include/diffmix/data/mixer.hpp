@@ -42,6 +42,9 @@ struct MixerOptions {
   double probability = 0.1;  // chance that a real sample is replaced
   MixMode mode = MixMode::Uniform;
   uint64_t seed = 0;
+  // Synthetic labels are multiplied by this ([synthetic] soft_scaler): the authors' code gives synthetic samples of
+  // the five fine-grained sets labels that sum to 0.9. 1 keeps them as the manifest's soft labels.
+  double synthetic_label_scale = 1.0;
 };
 
 // One sample as the Mixer hands it out.

@@ -67,6 +67,11 @@ struct SetupSummary {
   std::vector<double> mean_curve;   // mean test top-1 per evaluated epoch, over seeds
   std::vector<int64_t> curve_epochs;
   std::vector<double> shot_groups;  // long-tail runs: Many, Medium, Few accuracy, mean over seeds; else empty
+  // The best evaluated epoch of each run (what the authors' code reports), its mean and sample standard deviation.
+  std::vector<double> best_top1;
+  double best_mean = 0;
+  double best_stddev = 0;
+  int64_t eval_every = 1;           // the set-up's [train] eval_every: > 1 puts the best-epoch column in the tables
 };
 
 // Mean, sample standard deviation and Δ of the first set-up; `runs[s][r]` is set-up s, seed r.

@@ -2,10 +2,10 @@
 //
 //   seed = 0
 //   output = "runs/fmnist"            # metrics.jsonl, checkpoint.safetensors, model.safetensors, result.json
-//   [data]      kind, root, shots, imbalance, seed, test_per_class, image_size, crop_padding, flip, mean, std,
-//               workers, skip_bad_entries
-//   [synthetic] cache, probability, mode ("uniform" | "balanced" | "inverse"), gamma, filtered (optional: Diff-Mix samples;
-//               filtered = true reads the CLIP filter's manifest.filtered.jsonl)
+//   [data]      kind, root, shots, imbalance, seed, test_per_class, resize, image_size, crop_padding, flip, mean,
+//               std, workers, skip_bad_entries
+//   [synthetic] cache, probability, mode ("uniform" | "balanced" | "inverse"), gamma, soft_scaler, filtered (optional:
+//               Diff-Mix samples; filtered = true reads the CLIP filter's manifest.filtered.jsonl)
 //               source = { augmenter = "diff_mix", ... } streams samples from a sample source while training runs
 //               into `cache` (see docs/streaming.md), with synchronous, queue, count or multiplier, per_epoch
 //   [backbone]  architecture ("small_cnn" | "resnet18" | "resnet50" | "vit_tiny16" | "vit_b16"), weights
@@ -32,7 +32,8 @@ namespace dmx::classifier {
 struct DataSettings {
   data::DatasetSpec train;        // split "train"
   data::DatasetSpec test;         // split "test"; shots = test_per_class
-  int64_t image_size = 0;         // 0: as stored (a dataset of mixed sizes needs a size)
+  int64_t resize = 0;             // > 0: every image is first resized to resize × resize (the paper's 512 → crop 448)
+  int64_t image_size = 0;         // the crop the network sees; 0: as stored (a dataset of mixed sizes needs a size)
   int64_t crop_padding = 4;       // RandomCrop's zero padding
   double flip = 0.5;              // horizontal-flip probability
   std::vector<float> mean{0.485f, 0.456f, 0.406f};
@@ -56,6 +57,7 @@ struct SyntheticSettings {
   double probability = -1;        // < 0: the paper's value for the shot count
   data::MixMode mode = data::MixMode::Uniform;
   double gamma = 0.5;
+  double soft_scaler = 1.0;       // synthetic labels are scaled to sum to this (the authors' code: 0.9 for FGVC sets)
   bool filtered = false;  // read the CLIP filter's manifest.filtered.jsonl instead of manifest.jsonl
   std::optional<StreamSettings> stream;  // set: `cache` is where the streamed samples persist
 };

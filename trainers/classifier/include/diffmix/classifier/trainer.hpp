@@ -41,7 +41,8 @@ namespace dmx::classifier {
 at::Device run_device(const TrainConfig& config);
 // The side of the images the network sees: [data] image_size, or the stored size of the training set's first image.
 int64_t input_image_size(const TrainConfig& config, const data::Dataset& train_set);
-// The evaluation transforms: Resize(size) when [data] image_size is set → CenterCrop(size) → normalize.
+// The evaluation transforms: Resize((resize, resize)), or Resize(size) when only [data] image_size is set →
+// CenterCrop(size) → normalize.
 data::Transforms test_transforms(const DataSettings& data, int64_t size);
 // The streamed sample source of a run with [synthetic] source, created (its keys checked by the plugin's schema) but
 // not prepared: no model is loaded yet. A source that cannot stream is an Unsupported error naming it.
@@ -74,6 +75,10 @@ struct TrainResult {
   // data::paper_shot_thresholds for the dataset kind; empty otherwise.
   std::vector<data::ShotGroupAccuracy> shot_groups;
 };
+
+// The evaluated epoch with the highest test top-1 (the earliest on a tie); nullptr when none was evaluated. The
+// authors' code reports this number, evaluating every 4th epoch; diffmix reports it beside the last epoch's.
+const EpochMetrics* best_evaluated_epoch(const std::vector<EpochMetrics>& history);
 
 struct StepInfo {
   int64_t epoch = 0;  // 0-based
