@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 
 #include "common/run_cli.hpp"
+#include "data/data_test_files.hpp"
+#include "data/published_layouts.hpp"
 #include "diffmix/classifier/classifier.hpp"
 #include "diffmix/classifier/weights.hpp"
 #include "diffmix/data/datasets.hpp"
@@ -158,6 +160,55 @@ TEST_F(CliTest, ResizeThenCropAndTheBestEvaluatedEpochAreReported) {
   };
   expect_refused("resize = 32\n", "resize = 32 needs image_size");
   expect_refused("resize = 24\nimage_size = 28\n", "image_size = 28 is larger than resize = 24");
+}
+
+// The paper's robustness test: a CUB classifier scored on the whole Waterbirds set, per (bird, place) group.
+TEST_F(CliTest, ACubClassifierIsScoredPerWaterbirdsGroup) {
+  const std::string folder = fresh_folder("waterbirds");
+  dmx::test::write_waterbirds(folder + "/waterbirds");
+  // A CUB tree with the two species the Waterbirds tree has, in CUB's order.
+  std::string images, labels, split;
+  const char* species[] = {"001.Black_footed_Albatross", "002.Least_Flycatcher"};
+  for (int id = 1; id <= 8; ++id) {
+    const int c = (id - 1) / 4;
+    const std::string file = std::string(species[c]) + "/" + std::to_string(id) + ".jpg";
+    dmx::test::write_picture(folder + "/cub/images/" + file, 12, 16, id);
+    images += std::to_string(id) + " " + file + "\n";
+    labels += std::to_string(id) + " " + std::to_string(c + 1) + "\n";
+    split += std::to_string(id) + " 1\n";
+  }
+  write(folder + "/cub/classes.txt", std::string("1 ") + species[0] + "\n2 " + species[1] + "\n");
+  write(folder + "/cub/images.txt", images);
+  write(folder + "/cub/image_class_labels.txt", labels);
+  write(folder + "/cub/train_test_split.txt", split);
+  const std::string config = "output = \"" + folder + "/out\"\n"
+                             "[data]\nkind = \"cub\"\nroot = \"" + folder + "/cub\"\ntest_kind = \"waterbirds\"\n"
+                             "test_root = \"" + folder + "/waterbirds\"\ntest_split = \"all\"\nimage_size = 12\n"
+                             "[train]\nepochs = 1\nbatch_size = 4\nthreads = 1\n"
+                             "[compare]\nseeds = [0]\n[[compare.setup]]\nname = \"none\"\n";
+  write(folder + "/robust.toml", config);
+  const Command command = run("compare " + folder + "/robust.toml");
+  ASSERT_EQ(command.exit_code, 0) << command.output;
+  EXPECT_NE(command.output.find("test groups: landbird on land"), std::string::npos) << command.output;
+  EXPECT_NE(command.output.find("worst group %"), std::string::npos) << command.output;
+  // The four groups, one image each (the tree's four rows over its three splits).
+  const auto groups = lines_of(folder + "/out/groups.csv");
+  ASSERT_EQ(groups.size(), 5u);
+  EXPECT_EQ(groups[0], "setup,group,images,accuracy");
+  EXPECT_EQ(groups[1].rfind("none,landbird on land,1,", 0), 0u) << groups[1];
+  std::stringstream result;
+  result << std::ifstream(folder + "/out/none/seed-0/result.json").rdbuf();
+  EXPECT_NE(result.str().find("\"worst_group\""), std::string::npos) << result.str();
+  EXPECT_NE(result.str().find("\"waterbird on water\""), std::string::npos) << result.str();
+
+  // A CUB tree whose classes are not the Waterbirds tree's is refused, naming the first class that differs.
+  dmx::test::write_cub(folder + "/other_cub", 2, 2);
+  std::string other = config;
+  other.replace(other.find(folder + "/cub\""), folder.size() + 5, folder + "/other_cub\"");
+  write(folder + "/other.toml", other);
+  const Command refused = run("compare " + folder + "/other.toml");
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_NE(refused.output.find("class 0 is 'Black footed Albatross' but"), std::string::npos) << refused.output;
 }
 
 TEST_F(CliTest, CompareTabulatesSetupsAndWritesReport) {

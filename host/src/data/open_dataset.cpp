@@ -67,4 +67,12 @@ DatasetPtr open_dataset(const DatasetSpec& spec) {
   return dataset;
 }
 
+std::optional<EvaluationGroups> evaluation_groups(const DatasetSpec& spec) {
+  if (spec.kind != "waterbirds" || spec.shots > 0 || spec.imbalance != 1.0) return std::nullopt;
+  EvaluationGroups groups;
+  groups.names = waterbirds_group_names();
+  open_waterbirds(spec.root, spec.split, spec.skip_bad_entries, spec.verify_images, &groups.group_of);
+  return groups;
+}
+
 }  // namespace dmx::data

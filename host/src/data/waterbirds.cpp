@@ -47,10 +47,11 @@ const std::vector<std::string>& waterbirds_group_names() {
 
 DatasetPtr open_waterbirds(const std::string& root, const std::string& split, bool skip_bad_entries,
                            bool verify_images, std::vector<int64_t>* groups) {
-  const std::vector<std::string> splits = {"train", "val", "test"};
+  // "all": every image of the three splits; the paper tests its CUB classifiers on the whole set.
+  const std::vector<std::string> splits = {"train", "val", "test", "all"};
   const auto wanted = std::find(splits.begin(), splits.end(), split);
   if (wanted == splits.end())
-    throw invalid_argument("waterbirds: unknown split '" + split + "' (expected train, val or test)");
+    throw invalid_argument("waterbirds: unknown split '" + split + "' (expected train, val, test or all)");
   const std::string path = root + "/metadata.csv";
   const auto lines = read_lines(path);
   if (lines.empty()) throw format_error(path + ": empty (expected a header and one line per image)");
@@ -108,7 +109,7 @@ DatasetPtr open_waterbirds(const std::string& root, const std::string& split, bo
   if (groups) groups->clear();
   const int split_code = static_cast<int>(wanted - splits.begin());
   for (const auto& [where, row] : rows) {
-    if (row.split != split_code) continue;
+    if (row.split != split_code && split != "all") continue;
     const size_t before = entries.size();
     entries.add(where, root + "/" + row.file, row.species - 1);
     if (groups && entries.size() > before) groups->push_back(row.group);

@@ -11,6 +11,13 @@ namespace dmx::classifier {
 AccuracyCounter::AccuracyCounter(int64_t num_classes)
     : num_classes_(num_classes), class_seen_(num_classes, 0), class_correct_(num_classes, 0) {}
 
+AccuracyCounter::AccuracyCounter(int64_t num_classes, const std::vector<int64_t>* group_of, int64_t num_groups)
+    : AccuracyCounter(num_classes) {
+  group_of_ = group_of;
+  group_seen_.assign(static_cast<size_t>(num_groups), 0);
+  group_correct_.assign(static_cast<size_t>(num_groups), 0);
+}
+
 void AccuracyCounter::add(const at::Tensor& logits, const at::Tensor& targets) {
   const at::Tensor classes = targets.dim() == 2 ? targets.argmax(1) : targets;
   if (logits.dim() != 2 || logits.size(1) != num_classes_ || classes.dim() != 1 || classes.size(0) != logits.size(0)) {
@@ -28,6 +35,15 @@ void AccuracyCounter::add(const at::Tensor& logits, const at::Tensor& targets) {
       throw invalid_argument("accuracy: target class " + std::to_string(t[i]) + " outside [0, " +
                              std::to_string(num_classes_) + ")");
     const bool hit = p[i] == t[i];
+    if (group_of_) {
+      const auto n = static_cast<size_t>(seen_);
+      const int64_t group = n < group_of_->size() ? (*group_of_)[n] : -1;
+      if (group < 0 || group >= static_cast<int64_t>(group_seen_.size()))
+        throw invalid_argument("accuracy: sample " + std::to_string(n) + " has no group (" +
+                               std::to_string(group_of_->size()) + " samples have one)");
+      ++group_seen_[group];
+      group_correct_[group] += hit;
+    }
     ++seen_;
     ++class_seen_[t[i]];
     correct_ += hit;
@@ -41,6 +57,13 @@ std::vector<double> AccuracyCounter::per_class() const {
   std::vector<double> result(num_classes_, std::numeric_limits<double>::quiet_NaN());
   for (int64_t k = 0; k < num_classes_; ++k)
     if (class_seen_[k]) result[k] = static_cast<double>(class_correct_[k]) / class_seen_[k];
+  return result;
+}
+
+std::vector<double> AccuracyCounter::per_group() const {
+  std::vector<double> result(group_seen_.size(), std::numeric_limits<double>::quiet_NaN());
+  for (size_t g = 0; g < group_seen_.size(); ++g)
+    if (group_seen_[g]) result[g] = static_cast<double>(group_correct_[g]) / group_seen_[g];
   return result;
 }
 

@@ -165,6 +165,34 @@ std::string best_column(const std::vector<SetupSummary>& summaries) {
 
 std::string best_cell(const SetupSummary& s) { return percent(s.best_mean) + " ± " + percent(s.best_stddev); }
 
+// Each group's accuracy and the worst group's, means over the runs that scored groups.
+void summarise_test_groups(const std::vector<TrainResult>& runs, SetupSummary& summary) {
+  double worst_sum = 0;
+  int64_t scored = 0;
+  for (const auto& run : runs) {
+    if (run.test_groups.empty()) continue;
+    if (summary.test_groups.empty()) {
+      summary.test_groups = run.test_groups;
+      for (auto& group : summary.test_groups) group.accuracy = 0;
+    }
+    for (size_t g = 0; g < run.test_groups.size() && g < summary.test_groups.size(); ++g)
+      summary.test_groups[g].accuracy += run.test_groups[g].accuracy;
+    worst_sum += worst_group_accuracy(run.test_groups);
+    ++scored;
+  }
+  if (scored == 0) return;
+  for (auto& group : summary.test_groups) group.accuracy /= static_cast<double>(scored);
+  summary.worst_group = worst_sum / static_cast<double>(scored);
+}
+
+bool any_test_groups(const std::vector<SetupSummary>& summaries) {
+  for (const auto& summary : summaries)
+    if (!summary.test_groups.empty()) return true;
+  return false;
+}
+
+std::string worst_group_cell(const SetupSummary& s) { return std::isnan(s.worst_group) ? "—" : percent(s.worst_group); }
+
 }  // namespace
 
 std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vector<std::vector<TrainResult>>& runs) {
@@ -195,6 +223,7 @@ std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vec
       }
     }
     summary.shot_groups = mean_shot_groups(runs[s]);
+    summarise_test_groups(runs[s], summary);
     summaries.push_back(summary);
   }
   for (auto& summary : summaries) summary.delta = summary.mean - summaries.front().mean;
@@ -206,13 +235,16 @@ std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
   const bool groups = any_shot_groups(summaries);
   const std::string best = best_column(summaries);
   std::vector<std::vector<std::string>> rows = {{"set-up", "top-1 % (mean ± std)", "Δ vs " + first, "runs"}};
+  const bool robust = any_test_groups(summaries);
   if (!best.empty()) rows[0].push_back(best);
+  if (robust) rows[0].push_back("worst group %");
   if (groups) rows[0].push_back("Many / Medium / Few %");
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
     rows.push_back({s.name, percent(s.mean) + " ± " + percent(s.stddev), i == 0 ? "—" : signed_points(s.delta),
                     std::to_string(s.top1.size())});
     if (!best.empty()) rows.back().push_back(best_cell(s));
+    if (robust) rows.back().push_back(worst_group_cell(s));
     if (groups) rows.back().push_back(s.shot_groups.empty() ? "—" : shot_group_text(s.shot_groups));
   }
   // Widths in characters, not bytes: "±", "Δ" and "—" are two or three bytes in UTF-8.
@@ -246,15 +278,17 @@ std::string format_compare_markdown(const std::vector<SetupSummary>& summaries) 
   const std::string first = summaries.empty() ? "" : summaries.front().name;
   const bool groups = any_shot_groups(summaries);
   const std::string best = best_column(summaries);
+  const bool robust = any_test_groups(summaries);
   std::ostringstream out;
   out << "| set-up | top-1 % (mean ± std) | Δ vs " << first << " | runs |" << (best.empty() ? "" : " " + best + " |")
-      << (groups ? " Many / Medium / Few % |" : "") << "\n|---|---|---|---|" << (best.empty() ? "" : "---|")
-      << (groups ? "---|" : "") << "\n";
+      << (robust ? " worst group % |" : "") << (groups ? " Many / Medium / Few % |" : "") << "\n|---|---|---|---|"
+      << (best.empty() ? "" : "---|") << (robust ? "---|" : "") << (groups ? "---|" : "") << "\n";
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
     out << "| " << s.name << " | " << percent(s.mean) << " ± " << percent(s.stddev) << " | "
         << (i == 0 ? "—" : signed_points(s.delta)) << " | " << s.top1.size() << " |";
     if (!best.empty()) out << " " << best_cell(s) << " |";
+    if (robust) out << " " << worst_group_cell(s) << " |";
     if (groups) out << " " << (s.shot_groups.empty() ? "—" : shot_group_text(s.shot_groups)) << " |";
     out << "\n";
   }
@@ -287,6 +321,20 @@ std::vector<SampleGrid> write_sample_grids(const CompareConfig& compare, const s
   return grids;
 }
 
+namespace {
+
+// setup,group,images,accuracy: every set-up's mean accuracy per test group (the rows of the paper's Table 4).
+std::string test_groups_csv(const std::vector<SetupSummary>& summaries) {
+  std::ostringstream csv;
+  csv << "setup,group,images,accuracy\n";
+  for (const auto& s : summaries)
+    for (const auto& group : s.test_groups)
+      csv << s.name << ',' << group.name << ',' << group.images << ',' << group.accuracy << '\n';
+  return csv.str();
+}
+
+}  // namespace
+
 void write_compare_outputs(const std::string& folder, const std::vector<SetupSummary>& summaries,
                            const std::vector<std::vector<TrainResult>>& runs,
                            const std::vector<SampleGrid>& sample_grids) {
@@ -316,6 +364,7 @@ void write_compare_outputs(const std::string& folder, const std::vector<SetupSum
   }
   write_text(folder + "/summary.csv", summary.str());
   write_text(folder + "/summary.md", format_compare_markdown(summaries));
+  if (any_test_groups(summaries)) write_text(folder + "/groups.csv", test_groups_csv(summaries));
 
   io::write_image(folder + "/accuracy.png", render_accuracy_bars(summaries));
   io::write_image(folder + "/curves.png", render_accuracy_curves(summaries));

@@ -26,6 +26,8 @@ void read_data(const config::Table& table, DataSettings& data) {
   data.train.split = table.string("train_split", "train");
   data.test = data.train;
   data.test.split = table.string("test_split", "test");
+  data.test.kind = table.string("test_kind", data.train.kind, data::dataset_kinds());
+  data.test.root = table.string("test_root", data.train.root);
   data.test.shots = table.integer("test_per_class", 0, kNonNegative);
   data.test.imbalance = 1.0;
   data.resize = table.integer("resize", 0, kNonNegative);

@@ -62,6 +62,8 @@ std::string fingerprint(const TrainConfig& c) {
                      " augment=";
   for (const auto& table : c.augment) text += "{" + table.to_toml() + "}";
   if (d.resize > 0) text += " resize=" + std::to_string(d.resize);  // only when set: older runs keep their print
+  if (d.test.kind != d.train.kind || d.test.root != d.train.root)
+    text += " test=" + d.test.kind + ":" + d.test.root + ":" + d.test.split;
   text += synthetic_fingerprint(c.synthetic);
   for (char& ch : text)
     if (ch == '\n') ch = ' ';
@@ -152,18 +154,41 @@ struct Evaluation {
   double top1 = 0;
   double mean_per_class = 0;
   std::vector<double> per_class;
+  std::vector<TestGroupAccuracy> groups;  // with evaluation groups only
 };
 
-Evaluation evaluate(Classifier& model, data::Loader& loader, const at::Device& device) {
+// One pass over the test set, in its order (the test loader does not shuffle), so that sample n of the pass is image
+// n of the set and `groups` (may be null) can name its group.
+Evaluation evaluate(Classifier& model, data::Loader& loader, const at::Device& device,
+                    const std::optional<data::EvaluationGroups>& groups) {
   model.eval();
-  AccuracyCounter counter(loader.num_classes());
+  AccuracyCounter counter = groups ? AccuracyCounter(loader.num_classes(), &groups->group_of,
+                                                     static_cast<int64_t>(groups->names.size()))
+                                   : AccuracyCounter(loader.num_classes());
   {
     at::NoGradGuard no_grad;
     loader.start_epoch(0);
     while (auto batch = loader.next()) counter.add(model.forward(batch->images.to(device)), batch->labels);
   }
   model.train();
-  return {counter.top1(), counter.mean_per_class(), counter.per_class()};
+  Evaluation evaluation{counter.top1(), counter.mean_per_class(), counter.per_class(), {}};
+  if (groups) {
+    const std::vector<double> accuracy = counter.per_group();
+    for (size_t g = 0; g < accuracy.size(); ++g)
+      evaluation.groups.push_back({groups->names[g], counter.group_seen()[g], accuracy[g]});
+  }
+  return evaluation;
+}
+
+// A test set of another kind (Waterbirds for a CUB classifier) must name the same classes in the same order.
+void check_same_classes(const data::Dataset& train_set, const data::Dataset& test_set) {
+  const auto& train = train_set.class_names();
+  const auto& test = test_set.class_names();
+  for (size_t k = 0; k < train.size() && k < test.size(); ++k)
+    if (train[k] != test[k])
+      throw invalid_argument(test_set.name() + ": class " + std::to_string(k) + " is '" + test[k] + "' but " +
+                             train_set.name() + " calls it '" + train[k] + "'; a test set of another kind must " +
+                             "have the training set's classes in the same order");
 }
 
 void write_result(const std::string& path, const TrainResult& result, const std::string& run_fingerprint) {
@@ -177,6 +202,14 @@ void write_result(const std::string& path, const TrainResult& result, const std:
   nlohmann::json per_class = nlohmann::json::array();
   for (double value : result.per_class) per_class.push_back(std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value));
   json["per_class"] = per_class;
+  if (!result.test_groups.empty()) {
+    nlohmann::json groups = nlohmann::json::array();
+    for (const auto& group : result.test_groups)
+      groups.push_back({{"name", group.name}, {"images", group.images},
+                        {"accuracy", std::isnan(group.accuracy) ? nlohmann::json(nullptr) : nlohmann::json(group.accuracy)}});
+    json["test_groups"] = groups;
+    json["worst_group"] = worst_group_accuracy(result.test_groups);
+  }
   if (const EpochMetrics* best = best_evaluated_epoch(result.history))
     json["best"] = {{"epoch", best->epoch}, {"top1", best->top1}, {"mean_per_class", best->mean_per_class}};
   if (!result.shot_groups.empty()) {
@@ -217,6 +250,12 @@ std::optional<TrainResult> finished_result(const TrainConfig& config, const std:
             {group, entry.at("classes").get<int64_t>(), accuracy.is_null() ? std::nan("") : accuracy.get<double>()});
       }
     }
+    if (json.contains("test_groups"))
+      for (const auto& group : json.at("test_groups")) {
+        const auto& accuracy = group.at("accuracy");
+        result.test_groups.push_back({group.at("name").get<std::string>(), group.at("images").get<int64_t>(),
+                                      accuracy.is_null() ? std::nan("") : accuracy.get<double>()});
+      }
     result.history = restore_metrics(config.output_dir + "/metrics.jsonl", json.at("epochs").get<int64_t>(),
                                      result.class_names);
     if (result.history.empty() || result.history.back().epoch != config.optim.epochs) return std::nullopt;
@@ -252,6 +291,15 @@ std::string describe_shot_groups(const std::vector<data::ShotGroupAccuracy>& gro
   return text;
 }
 
+// "landbird on land 73.48% (3498 images), ..., worst 56.70%".
+std::string describe_test_groups(const std::vector<TestGroupAccuracy>& groups) {
+  std::string text;
+  for (const auto& group : groups)
+    text += group.name + " " + (std::isnan(group.accuracy) ? std::string("-") : percent(group.accuracy)) + " (" +
+            std::to_string(group.images) + " images), ";
+  return text + "worst " + percent(worst_group_accuracy(groups));
+}
+
 std::vector<std::pair<std::string, at::Tensor>> named_parameters(Classifier& model) {
   std::vector<std::pair<std::string, at::Tensor>> result;
   for (const auto& item : model.named_parameters(/*recurse=*/true)) result.emplace_back(item.key(), item.value());
@@ -259,6 +307,13 @@ std::vector<std::pair<std::string, at::Tensor>> named_parameters(Classifier& mod
 }
 
 }  // namespace
+
+double worst_group_accuracy(const std::vector<TestGroupAccuracy>& groups) {
+  double worst = std::nan("");
+  for (const auto& group : groups)
+    if (!std::isnan(group.accuracy) && (std::isnan(worst) || group.accuracy < worst)) worst = group.accuracy;
+  return worst;
+}
 
 const EpochMetrics* best_evaluated_epoch(const std::vector<EpochMetrics>& history) {
   const EpochMetrics* best = nullptr;
@@ -341,6 +396,11 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   if (train_set->num_classes() != test_set->num_classes())
     throw invalid_argument(train_set->name() + " has " + std::to_string(train_set->num_classes()) + " classes but " +
                            test_set->name() + " has " + std::to_string(test_set->num_classes()));
+  if (config.data.test.kind != config.data.train.kind) check_same_classes(*train_set, *test_set);
+  const std::optional<data::EvaluationGroups> test_groups = data::evaluation_groups(config.data.test);
+  if (config.data.test.kind == "waterbirds" && !test_groups)
+    spdlog::warn("{}: group accuracy is scored on a whole split; test_per_class = {} leaves it out",
+                 config.source, config.data.test.shots);
   const int64_t num_classes = train_set->num_classes();
   const int64_t image_size = input_image_size(config, *train_set);
   const Synthetic synthetic = open_synthetic(config, train_set, registry);
@@ -466,7 +526,8 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     metrics.seconds = seconds;
     metrics.images_per_second = seconds > 0 ? images_seen / seconds : 0.0;
     if ((epoch + 1) % config.optim.eval_every == 0 || epoch + 1 == config.optim.epochs) {
-      const Evaluation evaluation = evaluate(*model, test_loader, device);
+      const Evaluation evaluation = evaluate(*model, test_loader, device, test_groups);
+      result.test_groups = evaluation.groups;
       metrics.evaluated = true;
       metrics.top1 = evaluation.top1;
       metrics.mean_per_class = evaluation.mean_per_class;
@@ -481,11 +542,14 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     save_checkpoint(checkpoint_path, *model, optimizer, {epoch + 1, 0, step, 0.0}, run_fingerprint);
   }
 
-  if (result.history.empty() || !result.history.back().evaluated) {
-    const Evaluation evaluation = evaluate(*model, test_loader, device);
+  // A run resumed after its last evaluation has that epoch's numbers but not its groups: it evaluates once more.
+  const bool groups_missing = test_groups && result.test_groups.empty();
+  if (result.history.empty() || !result.history.back().evaluated || groups_missing) {
+    const Evaluation evaluation = evaluate(*model, test_loader, device, test_groups);
     result.top1 = evaluation.top1;
     result.mean_per_class = evaluation.mean_per_class;
     result.per_class = evaluation.per_class;
+    result.test_groups = evaluation.groups;
   } else {
     result.top1 = result.history.back().top1;
     result.mean_per_class = result.history.back().mean_per_class;
@@ -496,6 +560,7 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     result.shot_groups = data::shot_group_accuracy(train_set->class_counts(), result.per_class, thresholds);
     spdlog::info("long tail: {}", describe_shot_groups(result.shot_groups, thresholds));
   }
+  if (!result.test_groups.empty()) spdlog::info("test groups: {}", describe_test_groups(result.test_groups));
   if (const EpochMetrics* best = best_evaluated_epoch(result.history); best && config.optim.eval_every > 1)
     spdlog::info("test top-1 {} after the last epoch; best of the evaluated epochs (every {}): {} after epoch {}",
                  percent(result.top1), config.optim.eval_every, percent(best->top1), best->epoch);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,15 @@ const std::vector<std::string>& dataset_kinds();
 
 // Opens the dataset and applies k-shot, then long-tail selection when asked for.
 DatasetPtr open_dataset(const DatasetSpec& spec);
+
+// The groups a test set is scored by beside its classes (Waterbirds: bird × place). group_of[i] is the group of image
+// i of open_dataset(spec).
+struct EvaluationGroups {
+  std::vector<std::string> names;
+  std::vector<int64_t> group_of;
+};
+// std::nullopt for kinds without groups, and for a subset (shots or imbalance): groups are scored on whole splits.
+std::optional<EvaluationGroups> evaluation_groups(const DatasetSpec& spec);
 
 // Fashion-MNIST from gzipped (or plain) IDX files: `<root>/<split>-images-idx3-ubyte.gz` and labels, where split
 // "test" reads the t10k files. Images are 28×28, one channel; load_image with channels = 3 repeats it.
@@ -85,7 +95,8 @@ DatasetPtr open_fgvc_aircraft(const std::string& root, const std::string& split,
 DatasetPtr open_stanford_dogs(const std::string& root, const std::string& split, bool skip_bad_entries = false,
                               bool verify_images = false);
 
-// Waterbirds: metadata.csv (img_filename, y, split 0/1/2, place) and the images. Splits train, val, test. Classes
+// Waterbirds: metadata.csv (img_filename, y, split 0/1/2, place) and the images. Splits train, val, test, and all
+// (the three together: the paper tests on the whole set). Classes
 // are the CUB species of the images (the paper tests a CUB classifier on it); metaclass "bird". With `groups`, it
 // receives each image's group, 2·y + place, in dataset order (names in waterbirds_group_names()).
 DatasetPtr open_waterbirds(const std::string& root, const std::string& split, bool skip_bad_entries = false,

@@ -11,6 +11,9 @@ namespace dmx::classifier {
 class AccuracyCounter {
  public:
   explicit AccuracyCounter(int64_t num_classes);
+  // Also counts by group: sample n (in the order add() sees them) belongs to group_of[n] in [0, num_groups). The
+  // vector must outlive the counter.
+  AccuracyCounter(int64_t num_classes, const std::vector<int64_t>* group_of, int64_t num_groups);
 
   // logits N×K; targets: class indices (N) or soft labels (N×K, whose argmax is the class).
   void add(const at::Tensor& logits, const at::Tensor& targets);
@@ -22,6 +25,10 @@ class AccuracyCounter {
   std::vector<double> per_class() const;
   // Mean of per_class() over the classes seen (balanced accuracy).
   double mean_per_class() const;
+  // One fraction per group (NaN for a group never seen); empty without groups.
+  std::vector<double> per_group() const;
+  // Samples seen per group.
+  const std::vector<int64_t>& group_seen() const { return group_seen_; }
 
  private:
   int64_t num_classes_;
@@ -29,6 +36,9 @@ class AccuracyCounter {
   int64_t correct_ = 0;
   std::vector<int64_t> class_seen_;
   std::vector<int64_t> class_correct_;
+  const std::vector<int64_t>* group_of_ = nullptr;
+  std::vector<int64_t> group_seen_;
+  std::vector<int64_t> group_correct_;
 };
 
 }  // namespace dmx::classifier

@@ -17,6 +17,7 @@
 // interrupted comparison continues where it stopped.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -72,6 +73,9 @@ struct SetupSummary {
   double best_mean = 0;
   double best_stddev = 0;
   int64_t eval_every = 1;           // the set-up's [train] eval_every: > 1 puts the best-epoch column in the tables
+  // Test sets with groups (Waterbirds): each group's accuracy and the worst group's, means over seeds; else empty/NaN.
+  std::vector<TestGroupAccuracy> test_groups;
+  double worst_group = std::nan("");
 };
 
 // Mean, sample standard deviation and Δ of the first set-up; `runs[s][r]` is set-up s, seed r.

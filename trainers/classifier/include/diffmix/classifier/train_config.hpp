@@ -2,8 +2,9 @@
 //
 //   seed = 0
 //   output = "runs/fmnist"            # metrics.jsonl, checkpoint.safetensors, model.safetensors, result.json
-//   [data]      kind, root, shots, imbalance, seed, test_per_class, resize, image_size, crop_padding, flip, mean,
-//               std, workers, skip_bad_entries
+//   [data]      kind, root, shots, imbalance, seed, train_split, test_split, test_kind, test_root (another dataset
+//               with the same classes to test on, e.g. Waterbirds for CUB), test_per_class, resize, image_size,
+//               crop_padding, flip, mean, std, workers, skip_bad_entries
 //   [synthetic] cache, probability, mode ("uniform" | "balanced" | "inverse"), gamma, soft_scaler, filtered (optional:
 //               Diff-Mix samples; filtered = true reads the CLIP filter's manifest.filtered.jsonl)
 //               source = { augmenter = "diff_mix", ... } streams samples from a sample source while training runs

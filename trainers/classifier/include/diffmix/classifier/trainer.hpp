@@ -62,6 +62,16 @@ struct EpochMetrics {
   std::vector<double> per_class;
 };
 
+// A test set scored by group too (Waterbirds: bird × place): one group's share of correct predictions.
+struct TestGroupAccuracy {
+  std::string name;
+  int64_t images = 0;
+  double accuracy = 0;  // NaN when the group has no image
+};
+
+// The group with the lowest accuracy (what robustness studies report beside the overall top-1); NaN when none.
+double worst_group_accuracy(const std::vector<TestGroupAccuracy>& groups);
+
 struct TrainResult {
   std::string output_dir;
   double top1 = 0;
@@ -74,6 +84,8 @@ struct TrainResult {
   // Long-tail runs ([data] imbalance > 1): Many / Medium / Few mean per-class accuracy, with the thresholds of
   // data::paper_shot_thresholds for the dataset kind; empty otherwise.
   std::vector<data::ShotGroupAccuracy> shot_groups;
+  // Test sets with groups (data::evaluation_groups), after the last epoch; empty otherwise.
+  std::vector<TestGroupAccuracy> test_groups;
 };
 
 // The evaluated epoch with the highest test top-1 (the earliest on a tie); nullptr when none was evaluated. The
