@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "config_check.hpp"
 #include "diffmix/classifier/compare.hpp"
 #include "diffmix/config.hpp"
 #include "diffmix/error.hpp"
@@ -28,6 +29,7 @@ struct CompareOptions {
   std::string config_path;
   std::string output;
   bool fresh = false;
+  bool check = false;
   int jobs = 0;  // 0: the config's [compare] jobs
   std::string run_setup;  // set: run only this set-up with run_seed (a worker process)
   uint64_t run_seed = 0;
@@ -91,6 +93,7 @@ void run_compare(const CompareOptions& options) {
   const auto root = document.root();
   auto compare = classifier::read_compare_config(root);
   root.finish();
+  if (options.check) return report_config_checked(options.config_path, "compare");
   if (!options.output.empty()) compare.base.output_dir = options.output;
 
   RegistryOptions registry_options;
@@ -131,6 +134,7 @@ void add_compare_command(CLI::App& app) {
       ->required();
   cmd->add_option("--output", options->output, "Output folder (overrides the config's `output`)");
   cmd->add_flag("--fresh", options->fresh, "Ignore existing checkpoints and start every run over");
+  add_check_flag(cmd, options->check);
   cmd->add_option("--jobs", options->jobs, "Runs at once, each in its own process (default: [compare] jobs, else 1)")
       ->check(CLI::Range(1, 256));
   // A worker process of a parallel comparison runs one set-up with one seed (hidden: the parent passes them).

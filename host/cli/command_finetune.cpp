@@ -7,6 +7,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "config_check.hpp"
 #include "diffmix/config.hpp"
 #include "diffmix/sd_finetune/finetuner.hpp"
 
@@ -17,6 +18,7 @@ struct FinetuneOptions {
   std::string config_path;
   std::string output;
   bool fresh = false;
+  bool check = false;
 };
 
 void run_finetune_command(const FinetuneOptions& options) {
@@ -24,6 +26,7 @@ void run_finetune_command(const FinetuneOptions& options) {
   const auto root = document.root();
   auto config = finetune::read_finetune_config(root);
   root.finish();
+  if (options.check) return report_config_checked(options.config_path, "finetune");
   if (!options.output.empty()) config.output_dir = options.output;
 
   finetune::FinetuneRunOptions run_options;
@@ -43,6 +46,7 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("config", options->config_path, "TOML config ([data], [model], [finetune])")->required();
   cmd->add_option("--output", options->output, "Output folder (overrides the config's `output`)");
   cmd->add_flag("--fresh", options->fresh, "Ignore an existing checkpoint and start over");
+  add_check_flag(cmd, options->check);
   cmd->callback([options] { run_finetune_command(*options); });
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "config_check.hpp"
 #include "diffmix/config.hpp"
 #include "diffmix/sd_pretrain/pretrainer.hpp"
 
@@ -17,6 +18,7 @@ struct PretrainOptions {
   std::string config_path;
   std::string output;
   bool fresh = false;
+  bool check = false;
 };
 
 void run_pretrain_command(const PretrainOptions& options) {
@@ -24,6 +26,7 @@ void run_pretrain_command(const PretrainOptions& options) {
   const auto root = document.root();
   auto config = pretrain::read_pretrain_config(root);
   root.finish();
+  if (options.check) return report_config_checked(options.config_path, "pretrain");
   if (!options.output.empty()) config.output_dir = options.output;
 
   pretrain::PretrainRunOptions run_options;
@@ -54,6 +57,7 @@ void add_pretrain_command(CLI::App& app) {
       ->required();
   cmd->add_option("--output", options->output, "Output model folder (overrides the config's `output`)");
   cmd->add_flag("--fresh", options->fresh, "Ignore an existing checkpoint and start over");
+  add_check_flag(cmd, options->check);
   cmd->callback([options] { run_pretrain_command(*options); });
 }
 

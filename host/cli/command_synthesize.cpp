@@ -23,6 +23,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "config_check.hpp"
 #include "diffmix/config.hpp"
 #include "diffmix/data/dataset_config.hpp"
 #include "diffmix/data/datasets.hpp"
@@ -42,6 +43,7 @@ constexpr config::Range kNonNegative{0, 1e12};
 struct SynthesizeOptions {
   std::string config_path;
   std::string output;
+  bool check = false;
 };
 
 struct SynthesisSettings {
@@ -132,6 +134,7 @@ void run_synthesize(const SynthesizeOptions& options) {
   std::vector<std::string> plugin_paths;
   if (auto plugins = root.table("plugins")) plugin_paths = plugins->string_list("path", {});
   root.finish();
+  if (options.check) return report_config_checked(options.config_path, "synthesize");
   if (!options.output.empty()) settings.output = options.output;
 
   const data::DatasetPtr dataset = data::open_dataset(spec);
@@ -174,6 +177,7 @@ void add_synthesize_command(CLI::App& app) {
                  "TOML config ([data], [synthesis], [synthesis.source], optional [synthesis.filter])")
       ->required();
   cmd->add_option("--output", options->output, "Cache folder (overrides [synthesis] output)");
+  add_check_flag(cmd, options->check);
   cmd->callback([options] { run_synthesize(*options); });
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "config_check.hpp"
 #include "diffmix/classifier/trainer.hpp"
 #include "diffmix/config.hpp"
 #include "diffmix/registry.hpp"
@@ -17,6 +18,7 @@ struct TrainOptions {
   std::string config_path;
   std::string output;
   bool fresh = false;
+  bool check = false;
 };
 
 void run_train(const TrainOptions& options) {
@@ -24,6 +26,7 @@ void run_train(const TrainOptions& options) {
   const auto root = document.root();
   auto config = classifier::read_train_config(root);
   root.finish();
+  if (options.check) return report_config_checked(options.config_path, "train");
   if (!options.output.empty()) config.output_dir = options.output;
 
   RegistryOptions registry_options;
@@ -49,6 +52,7 @@ void add_train_command(CLI::App& app) {
       ->required();
   cmd->add_option("--output", options->output, "Output folder (overrides the config's `output`)");
   cmd->add_flag("--fresh", options->fresh, "Ignore an existing checkpoint and start over");
+  add_check_flag(cmd, options->check);
   cmd->callback([options] { run_train(*options); });
 }
 
