@@ -149,6 +149,7 @@ class Scheduler {
       Running started{std::move(pending_[i].run), 0, now, pending_[i].order};
       pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
       started.pid = spawn(program_, started.run, environment_);
+      track_child_process_group(started.pid);  // its own group: a second Ctrl-C kills it with us
       std::printf("[compare] started %s (log: %s)\n", started.run.label.c_str(), started.run.log_path.c_str());
       std::fflush(stdout);
       running_.push_back(std::move(started));
@@ -165,6 +166,7 @@ class Scheduler {
       }
       Running finished = std::move(running_[i]);
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+      untrack_child_process_group(finished.pid);
       finish(finished, status);
     }
   }
@@ -198,7 +200,7 @@ class Scheduler {
     pending_.insert(position, std::move(waiting));
   }
 
-    void cancel_children() {
+  void cancel_children() {
     cancelling_ = true;
     for (const auto& child : running_) kill(child.pid, SIGINT);
     std::printf("[compare] interrupted: waiting for %zu runs to save their state\n", running_.size());

@@ -222,6 +222,14 @@ TEST_F(CliTest, CompareTabulatesSetupsAndWritesReport) {
   ASSERT_EQ(command.exit_code, 0) << command.output;
   EXPECT_NE(command.output.find("cutmix"), std::string::npos) << command.output;
   EXPECT_NE(command.output.find("±"), std::string::npos) << command.output;
+  // cutmix − none, paired by seed, with its interval; two seeds are too few, and the table says so.
+  EXPECT_NE(command.output.find("Δ vs none [95 % CI]"), std::string::npos) << command.output;
+  EXPECT_NE(command.output.find("Warning: with 2 seeds"), std::string::npos) << command.output;
+  std::stringstream markdown;
+  markdown << std::ifstream(folder + "/out/summary.md").rdbuf();
+  EXPECT_NE(markdown.str().find("paired by seed"), std::string::npos) << markdown.str();
+  EXPECT_NE(markdown.str().find("| cutmix | "), std::string::npos) << markdown.str();
+  EXPECT_NE(markdown.str().find("] | 2 |"), std::string::npos) << markdown.str();  // the interval, then the runs
 
   const auto results = lines_of(folder + "/out/results.csv");
   ASSERT_EQ(results.size(), 5u);  // header + 2 set-ups × 2 seeds

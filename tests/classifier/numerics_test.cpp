@@ -7,6 +7,7 @@
 #include "diffmix/classifier/accuracy.hpp"
 #include "diffmix/classifier/loss.hpp"
 #include "diffmix/classifier/lr_schedule.hpp"
+#include "diffmix/classifier/paired_difference.hpp"
 #include "diffmix/classifier/sgd.hpp"
 #include "diffmix/error.hpp"
 
@@ -130,6 +131,50 @@ TEST(AccuracyCounter, AClassNeverSeenHasNoAccuracy) {
   counter.add(at::tensor({1.f, 0.f}).reshape({1, 2}), at::tensor({0}, at::kLong));
   EXPECT_TRUE(std::isnan(counter.per_class()[1]));
   EXPECT_DOUBLE_EQ(counter.mean_per_class(), 1.0);
+}
+
+// Set-up minus baseline over paired seeds: d = {0.02, 0.02, 0.01}, mean 1/60, standard error 0.01/3, t(2) = 4.303.
+TEST(PairedDifference, IsTheStudentIntervalOfThePerSeedDifferences) {
+  const PairedDifference d = paired_difference({0.80, 0.82, 0.81}, {0.78, 0.80, 0.80});
+  EXPECT_EQ(d.pairs, 3);
+  EXPECT_NEAR(d.mean, 1.0 / 60.0, 1e-12);
+  EXPECT_NEAR(d.low, 1.0 / 60.0 - 4.303 * 0.01 / 3.0, 1e-12);
+  EXPECT_NEAR(d.high, 1.0 / 60.0 + 4.303 * 0.01 / 3.0, 1e-12);
+  EXPECT_TRUE(d.excludes_zero());
+
+  const PairedDifference noise = paired_difference({0.81, 0.79}, {0.80, 0.80});  // d = {+0.01, -0.01}
+  EXPECT_NEAR(noise.low, -12.706 * 0.01, 1e-12);
+  EXPECT_FALSE(noise.excludes_zero());
+
+  const PairedDifference one = paired_difference({0.9}, {0.8, 0.7});  // pairs only as far as both go
+  EXPECT_EQ(one.pairs, 1);
+  EXPECT_NEAR(one.mean, 0.1, 1e-12);
+  EXPECT_TRUE(std::isnan(one.low));
+  EXPECT_FALSE(one.excludes_zero());
+}
+
+// Student's t quantiles: the table, then the expansion (exact values from R's qt(0.975, df)).
+TEST(PairedDifference, StudentQuantiles) {
+  EXPECT_DOUBLE_EQ(student_t_975(1), 12.706);
+  EXPECT_DOUBLE_EQ(student_t_975(30), 2.042);
+  EXPECT_NEAR(student_t_975(31), 2.039513, 1e-3);
+  EXPECT_NEAR(student_t_975(60), 2.000298, 1e-3);
+  EXPECT_NEAR(student_t_975(1000), 1.962339, 1e-3);
+  EXPECT_THROW(student_t_975(0), Error);
+}
+
+// Accuracy by group (Waterbirds' bird × place), on known predictions.
+TEST(AccuracyCounter, CountsEachGroupInTheOrderSamplesArrive) {
+  const std::vector<int64_t> group_of = {0, 1, 1, 0, 2};
+  AccuracyCounter counter(2, &group_of, 3);
+  // Predictions: class 1, 0, 1, 1 | 0 (two batches); targets 1, 0, 0, 0 | 0.
+  counter.add(at::tensor({0.f, 1.f, 1.f, 0.f, 0.f, 1.f, 0.f, 1.f}).reshape({4, 2}), at::tensor({1, 0, 0, 0}));
+  counter.add(at::tensor({1.f, 0.f}).reshape({1, 2}), at::tensor({0}));
+  EXPECT_EQ(counter.per_group(), (std::vector<double>{0.5, 0.5, 1.0}));  // group 0: hit, miss; 1: hit, miss; 2: hit
+  EXPECT_EQ(counter.group_seen(), (std::vector<int64_t>{2, 2, 1}));
+  EXPECT_DOUBLE_EQ(counter.top1(), 0.6);
+  // A sixth sample has no group.
+  EXPECT_THROW(counter.add(at::tensor({1.f, 0.f}).reshape({1, 2}), at::tensor({0})), Error);
 }
 
 }  // namespace

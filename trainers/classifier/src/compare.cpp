@@ -163,6 +163,15 @@ std::string best_column(const std::vector<SetupSummary>& summaries) {
   return every > 1 ? "best epoch % (evaluated every " + std::to_string(every) + ")" : "";
 }
 
+// "+0.52 [-0.10, +1.14]", with " *" when the interval excludes zero; "—" for the baseline itself.
+std::string difference_cell(const SetupSummary& s, bool baseline) {
+  if (baseline) return "—";
+  const PairedDifference& d = s.versus_first;
+  if (std::isnan(d.low)) return signed_points(s.delta);
+  return signed_points(s.delta) + " [" + signed_points(d.low) + ", " + signed_points(d.high) + "]" +
+         (d.excludes_zero() ? " *" : "");
+}
+
 std::string best_cell(const SetupSummary& s) { return percent(s.best_mean) + " ± " + percent(s.best_stddev); }
 
 // Each group's accuracy and the worst group's, means over the runs that scored groups.
@@ -226,22 +235,41 @@ std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vec
     summarise_test_groups(runs[s], summary);
     summaries.push_back(summary);
   }
-  for (auto& summary : summaries) summary.delta = summary.mean - summaries.front().mean;
+  for (auto& summary : summaries) {
+    summary.delta = summary.mean - summaries.front().mean;
+    summary.versus_first = paired_difference(summary.top1, summaries.front().top1);
+  }
   return summaries;
+}
+
+std::string difference_note(const std::vector<SetupSummary>& summaries) {
+  if (summaries.size() < 2) return "";
+  int64_t pairs = summaries[1].versus_first.pairs;
+  for (size_t i = 1; i < summaries.size(); ++i) pairs = std::min(pairs, summaries[i].versus_first.pairs);
+  std::string note = "Δ: each set-up minus " + summaries.front().name + ", paired by seed, with the 95 % confidence " +
+                     "interval of the mean difference (Student's t over " + std::to_string(pairs) + " seeds); * marks " +
+                     "an interval that excludes 0.\n";
+  if (pairs < 2)
+    note += "Warning: with one seed there is no interval, and a difference cannot be told from seed noise; run " +
+            std::string("3 or more seeds ([compare] seeds).\n");
+  else if (pairs < 3)
+    note += "Warning: with 2 seeds the interval is 12.7 standard errors wide on each side, so only large differences " +
+            std::string("show; 3 or more seeds ([compare] seeds) separate set-ups far better.\n");
+  return note;
 }
 
 std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
   const std::string first = summaries.empty() ? "" : summaries.front().name;
   const bool groups = any_shot_groups(summaries);
   const std::string best = best_column(summaries);
-  std::vector<std::vector<std::string>> rows = {{"set-up", "top-1 % (mean ± std)", "Δ vs " + first, "runs"}};
+  std::vector<std::vector<std::string>> rows = {{"set-up", "top-1 % (mean ± std)", "Δ vs " + first + " [95 % CI]", "runs"}};
   const bool robust = any_test_groups(summaries);
   if (!best.empty()) rows[0].push_back(best);
   if (robust) rows[0].push_back("worst group %");
   if (groups) rows[0].push_back("Many / Medium / Few %");
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
-    rows.push_back({s.name, percent(s.mean) + " ± " + percent(s.stddev), i == 0 ? "—" : signed_points(s.delta),
+    rows.push_back({s.name, percent(s.mean) + " ± " + percent(s.stddev), difference_cell(s, i == 0),
                     std::to_string(s.top1.size())});
     if (!best.empty()) rows.back().push_back(best_cell(s));
     if (robust) rows.back().push_back(worst_group_cell(s));
@@ -271,6 +299,7 @@ std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
       out << std::string(line - 2, '-') << '\n';
     }
   }
+  out << difference_note(summaries);
   return out.str();
 }
 
@@ -280,18 +309,19 @@ std::string format_compare_markdown(const std::vector<SetupSummary>& summaries) 
   const std::string best = best_column(summaries);
   const bool robust = any_test_groups(summaries);
   std::ostringstream out;
-  out << "| set-up | top-1 % (mean ± std) | Δ vs " << first << " | runs |" << (best.empty() ? "" : " " + best + " |")
+  out << "| set-up | top-1 % (mean ± std) | Δ vs " << first << " [95 % CI] | runs |" << (best.empty() ? "" : " " + best + " |")
       << (robust ? " worst group % |" : "") << (groups ? " Many / Medium / Few % |" : "") << "\n|---|---|---|---|"
       << (best.empty() ? "" : "---|") << (robust ? "---|" : "") << (groups ? "---|" : "") << "\n";
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
     out << "| " << s.name << " | " << percent(s.mean) << " ± " << percent(s.stddev) << " | "
-        << (i == 0 ? "—" : signed_points(s.delta)) << " | " << s.top1.size() << " |";
+        << difference_cell(s, i == 0) << " | " << s.top1.size() << " |";
     if (!best.empty()) out << " " << best_cell(s) << " |";
     if (robust) out << " " << worst_group_cell(s) << " |";
     if (groups) out << " " << (s.shot_groups.empty() ? "—" : shot_group_text(s.shot_groups)) << " |";
     out << "\n";
   }
+  if (const std::string note = difference_note(summaries); !note.empty()) out << "\n" << note;
   return out.str();
 }
 
@@ -353,11 +383,11 @@ void write_compare_outputs(const std::string& folder, const std::vector<SetupSum
 
   std::ostringstream summary;
   const bool groups = any_shot_groups(summaries);
-  summary << "setup,runs,top1_mean,top1_std,delta_vs_first,best_mean,best_std" << (groups ? ",many,medium,few" : "")
-          << '\n';
+  summary << "setup,runs,top1_mean,top1_std,delta_vs_first,delta_ci_low,delta_ci_high,best_mean,best_std"
+          << (groups ? ",many,medium,few" : "") << '\n';
   for (const auto& s : summaries) {
     summary << s.name << ',' << s.top1.size() << ',' << s.mean << ',' << s.stddev << ',' << s.delta << ','
-            << s.best_mean << ',' << s.best_stddev;
+            << s.versus_first.low << ',' << s.versus_first.high << ',' << s.best_mean << ',' << s.best_stddev;
     if (groups)
       for (size_t g = 0; g < 3; ++g) summary << ',' << (g < s.shot_groups.size() ? s.shot_groups[g] : std::nan(""));
     summary << '\n';

@@ -134,14 +134,21 @@ std::string compare_report_html(const std::vector<SetupSummary>& summaries,
        << "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
        << "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}td:first-child,th:first-child{text-align:left}"
        << "</style></head><body>\n<h1>Augmenter comparison</h1>\n";
-  html << "<table><tr><th>set-up</th><th>top-1 % (mean ± std)</th><th>Δ vs first</th><th>runs</th></tr>\n";
+  const auto signed_fixed = [](double fraction) { return (fraction >= 0 ? "+" : "") + fixed(fraction * 100, 2); };
+  html << "<table><tr><th>set-up</th><th>top-1 % (mean ± std)</th><th>Δ vs first [95 % CI]</th><th>runs</th></tr>\n";
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
+    const PairedDifference& d = s.versus_first;
+    std::string delta = i == 0 ? "—" : signed_fixed(s.delta);
+    if (i > 0 && !std::isnan(d.low))
+      delta += " [" + signed_fixed(d.low) + ", " + signed_fixed(d.high) + "]" + (d.excludes_zero() ? " *" : "");
     html << "<tr><td>" << escape_html(s.name) << "</td><td>" << fixed(s.mean * 100, 2) << " ± "
-         << fixed(s.stddev * 100, 2) << "</td><td>" << (i == 0 ? "—" : (s.delta >= 0 ? "+" : "") + fixed(s.delta * 100, 2))
-         << "</td><td>" << s.top1.size() << "</td></tr>\n";
+         << fixed(s.stddev * 100, 2) << "</td><td>" << delta << "</td><td>" << s.top1.size() << "</td></tr>\n";
   }
-  html << "</table>\n<p><img src=\"accuracy.png\" alt=\"mean top-1 per set-up\"> "
+  html << "</table>\n";
+  if (const std::string note = difference_note(summaries); !note.empty())
+    html << "<p>" << escape_html(note) << "</p>\n";
+  html << "<p><img src=\"accuracy.png\" alt=\"mean top-1 per set-up\"> "
        << "<img src=\"curves.png\" alt=\"top-1 per epoch\"></p>\n";
 
   html << "<h2>Runs</h2>\n<table><tr><th>set-up</th><th>seed</th><th>top-1 %</th><th>mean per-class %</th>"

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "diffmix/classifier/paired_difference.hpp"
 #include "diffmix/classifier/train_config.hpp"
 #include "diffmix/classifier/trainer.hpp"
 
@@ -65,6 +66,7 @@ struct SetupSummary {
   double mean = 0;
   double stddev = 0;                // sample standard deviation (n − 1); 0 for one run
   double delta = 0;                 // mean − the first set-up's mean
+  PairedDifference versus_first;    // the same, paired by seed, with its 95 % interval (docs/method.md)
   std::vector<double> mean_curve;   // mean test top-1 per evaluated epoch, over seeds
   std::vector<int64_t> curve_epochs;
   std::vector<double> shot_groups;  // long-tail runs: Many, Medium, Few accuracy, mean over seeds; else empty
@@ -80,6 +82,10 @@ struct SetupSummary {
 
 // Mean, sample standard deviation and Δ of the first set-up; `runs[s][r]` is set-up s, seed r.
 std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vector<std::vector<TrainResult>>& runs);
+
+// What the tables' Δ column means, and, with fewer than 3 seeds, a warning that the intervals are too wide to tell
+// set-ups apart (t is 12.7 for two seeds). One or two lines, each ending in '\n'.
+std::string difference_note(const std::vector<SetupSummary>& summaries);
 
 // The aligned text table: set-up | top-1 mean ± std | Δ vs first | runs, and Many / Medium / Few for long-tail runs.
 std::string format_compare_table(const std::vector<SetupSummary>& summaries);

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A second Ctrl-C ends `diffmix compare --jobs 2` at once, and its worker processes with it: none may run on after
+# the parent is gone. The two interrupts come 20 ms apart, before the parent has passed the first to its workers
+# (it looks every 200 ms), so only the abort itself can stop them.
+set -uo pipefail
+diffmix=${DIFFMIX:-build/bin/diffmix}
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  echo "skipped: Fashion-MNIST is not installed (apt install dataset-fashion-mnist)"
+  exit 0
+fi
+work=$(mktemp -d)
+trap 'pkill -KILL -f -- "$work/long.toml" 2>/dev/null; rm -rf "$work"' EXIT
+
+cat >"$work/long.toml" <<TOML
+output = "$work/out"
+[data]
+shots = 100
+test_per_class = 10
+mean = [0.286]
+std = [0.353]
+[train]
+epochs = 500
+batch_size = 10
+threads = 1
+[compare]
+seeds = [0, 1]
+[[compare.setup]]
+name = "none"
+TOML
+
+"$diffmix" compare --jobs 2 "$work/long.toml" >"$work/parent.log" 2>&1 &
+parent=$!
+# Both workers must be running (and past their start-up) before the interrupts.
+workers_of() { pgrep -f -- "$work/long.toml.*--run-setup" | tr '\n' ' '; }
+for _ in $(seq 1 300); do
+  [ "$(workers_of | wc -w)" = 2 ] && break
+  sleep 0.1
+done
+sleep 2
+workers=$(workers_of)
+if [ "$(echo $workers | wc -w)" != 2 ]; then
+  echo "FAILED: expected two worker processes, found: '$workers'" >&2
+  cat "$work/parent.log" >&2
+  exit 1
+fi
+kill -INT "$parent"
+sleep 0.02
+kill -INT "$parent"
+wait "$parent"
+status=$?
+if [ "$status" != 130 ]; then
+  echo "FAILED: the parent exited with $status after two interrupts, not 130" >&2
+  exit 1
+fi
+sleep 1
+left=$(workers_of)
+if [ -n "$left" ]; then
+  echo "FAILED: worker processes run on after the parent was aborted: $left" >&2
+  exit 1
+fi
+echo "two interrupts: the parent exited with 130 and took its 2 workers ($workers) with it"
