@@ -9,7 +9,17 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   exit 0
 fi
 work=$(mktemp -d)
-trap 'pkill -KILL -f -- "$work/long.toml" 2>/dev/null; rm -rf "$work"' EXIT
+
+# The worker processes of this test's comparison, from /proc (no procps needed).
+workers_of() {
+  local proc cmdline pids=()
+  for proc in /proc/[0-9]*; do
+    cmdline=$( { tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null) || continue
+    if [[ $cmdline == *"$work/long.toml"*"--run-setup"* ]]; then pids+=("${proc#/proc/}"); fi
+  done
+  echo "${pids[*]}"
+}
+trap 'for pid in $(workers_of); do kill -KILL "$pid" 2>/dev/null; done; rm -rf "$work"' EXIT
 
 cat >"$work/long.toml" <<TOML
 output = "$work/out"
@@ -31,7 +41,6 @@ TOML
 "$diffmix" compare --jobs 2 "$work/long.toml" >"$work/parent.log" 2>&1 &
 parent=$!
 # Both workers must be running (and past their start-up) before the interrupts.
-workers_of() { pgrep -f -- "$work/long.toml.*--run-setup" | tr '\n' ' '; }
 for _ in $(seq 1 300); do
   [ "$(workers_of | wc -w)" = 2 ] && break
   sleep 0.1
