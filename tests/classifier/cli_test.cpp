@@ -35,6 +35,12 @@ std::string fresh_folder(const std::string& name) {
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
+std::string read_text(const std::string& path) {
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  return text.str();
+}
+
 std::vector<std::string> lines_of(const std::string& path) {
   std::ifstream in(path);
   std::vector<std::string> lines;
@@ -142,12 +148,10 @@ TEST_F(CliTest, ResizeThenCropAndTheBestEvaluatedEpochAreReported) {
   ASSERT_EQ(cells.size(), 7u) << results[1];
   EXPECT_GE(std::stod(cells[4]), std::stod(cells[2]));  // the best is never below the last
   EXPECT_TRUE(cells[5] == "2" || cells[5] == "3") << results[1];  // the evaluated epochs
-  std::stringstream summary;
-  summary << std::ifstream(folder + "/out/summary.md").rdbuf();
-  EXPECT_NE(summary.str().find("| best epoch % (evaluated every 2) |"), std::string::npos) << summary.str();
-  std::stringstream result;
-  result << std::ifstream(folder + "/out/none/seed-0/result.json").rdbuf();
-  EXPECT_NE(result.str().find("\"best\""), std::string::npos) << result.str();
+  const std::string summary = read_text(folder + "/out/summary.md");
+  EXPECT_NE(summary.find("| best epoch % (evaluated every 2) |"), std::string::npos) << summary;
+  const std::string result = read_text(folder + "/out/none/seed-0/result.json");
+  EXPECT_NE(result.find("\"best\""), std::string::npos) << result;
 
   // A resize without the crop, and a crop larger than the resized image, are refused before anything runs.
   const auto expect_refused = [&](const std::string& data_keys, const std::string& message) {
@@ -196,10 +200,9 @@ TEST_F(CliTest, ACubClassifierIsScoredPerWaterbirdsGroup) {
   ASSERT_EQ(groups.size(), 5u);
   EXPECT_EQ(groups[0], "setup,group,images,accuracy");
   EXPECT_EQ(groups[1].rfind("none,landbird on land,1,", 0), 0u) << groups[1];
-  std::stringstream result;
-  result << std::ifstream(folder + "/out/none/seed-0/result.json").rdbuf();
-  EXPECT_NE(result.str().find("\"worst_group\""), std::string::npos) << result.str();
-  EXPECT_NE(result.str().find("\"waterbird on water\""), std::string::npos) << result.str();
+  const std::string result = read_text(folder + "/out/none/seed-0/result.json");
+  EXPECT_NE(result.find("\"worst_group\""), std::string::npos) << result;
+  EXPECT_NE(result.find("\"waterbird on water\""), std::string::npos) << result;
 
   // A CUB tree whose classes are not the Waterbirds tree's is refused, naming the first class that differs.
   dmx::test::write_cub(folder + "/other_cub", 2, 2);
@@ -225,11 +228,10 @@ TEST_F(CliTest, CompareTabulatesSetupsAndWritesReport) {
   // cutmix − none, paired by seed, with its interval; two seeds are too few, and the table says so.
   EXPECT_NE(command.output.find("Δ vs none [95 % CI]"), std::string::npos) << command.output;
   EXPECT_NE(command.output.find("Warning: with 2 seeds"), std::string::npos) << command.output;
-  std::stringstream markdown;
-  markdown << std::ifstream(folder + "/out/summary.md").rdbuf();
-  EXPECT_NE(markdown.str().find("paired by seed"), std::string::npos) << markdown.str();
-  EXPECT_NE(markdown.str().find("| cutmix | "), std::string::npos) << markdown.str();
-  EXPECT_NE(markdown.str().find("] | 2 |"), std::string::npos) << markdown.str();  // the interval, then the runs
+  const std::string markdown = read_text(folder + "/out/summary.md");
+  EXPECT_NE(markdown.find("paired by seed"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("| cutmix | "), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("] | 2 |"), std::string::npos) << markdown;  // the interval, then the runs
 
   const auto results = lines_of(folder + "/out/results.csv");
   ASSERT_EQ(results.size(), 5u);  // header + 2 set-ups × 2 seeds
@@ -239,10 +241,9 @@ TEST_F(CliTest, CompareTabulatesSetupsAndWritesReport) {
   EXPECT_EQ(chart.size(2), 3);
   EXPECT_GT(chart.size(1), 100);
   EXPECT_TRUE(fs::exists(folder + "/out/curves.png"));
-  std::stringstream html;
-  html << std::ifstream(folder + "/out/report.html").rdbuf();
-  EXPECT_NE(html.str().find("accuracy.png"), std::string::npos);
-  EXPECT_NE(html.str().find("Ankle boot"), std::string::npos);
+  const std::string html = read_text(folder + "/out/report.html");
+  EXPECT_NE(html.find("accuracy.png"), std::string::npos);
+  EXPECT_NE(html.find("Ankle boot"), std::string::npos);
   EXPECT_TRUE(fs::exists(folder + "/out/cutmix/seed-1/model.safetensors"));
 }
 

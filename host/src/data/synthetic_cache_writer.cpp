@@ -68,8 +68,7 @@ SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std:
     throw busy(folder_ + ": another process is writing this synthetic cache (it holds " + kWriterLockFileName +
                "); run one writer per cache folder");
   // A run killed while it replaced made_by.toml or the manifest leaves that file's temporary copy beside it.
-  if (const int64_t removed = io::remove_abandoned_temporaries(folder_))
-    spdlog::info("{}: removed {} unfinished files of an interrupted run", folder_, removed);
+  io::remove_abandoned_temporaries(folder_);
   claim_made_by(folder_, made_by);
 
   manifest_ = std::make_unique<io::LineLog>(folder_ + "/" + kManifestFileName);
@@ -80,8 +79,7 @@ SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std:
   }
   if (!records_.empty()) spdlog::info("{}: resuming after {} samples", folder_, records_.size());
   // A run killed while it wrote an image leaves that image's temporary file behind; it is never listed, so it goes.
-  if (const int64_t removed = io::remove_abandoned_temporaries(folder_ + "/images"))
-    spdlog::info("{}: removed {} unfinished image files of an interrupted run", folder_, removed);
+  io::remove_abandoned_temporaries(folder_ + "/images");
 }
 
 SyntheticCacheWriter::~SyntheticCacheWriter() = default;

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <random>
 
+#include <spdlog/spdlog.h>
+
 #include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
 #include "image_codecs.hpp"
@@ -163,6 +165,7 @@ int64_t remove_abandoned_temporaries(const std::string& folder) {
     if (name.find(kTemporaryMark) == std::string::npos || !entry.is_regular_file(error)) continue;
     if (std::filesystem::remove(entry.path(), error)) ++removed;
   }
+  if (removed > 0) spdlog::info("{}: removed {} unfinished files of an interrupted run", folder, removed);
   return removed;
 }
 

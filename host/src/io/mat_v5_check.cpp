@@ -205,9 +205,8 @@ std::string inflate_capped(const Walker& file, const Element& element, size_t li
   stream.avail_in = static_cast<uInt>(element.data.size());
   std::string out;
   int status = Z_OK;
-  while (status == Z_OK) {
+  while (status == Z_OK && out.size() <= limit) {
     const size_t chunk = 64 * 1024;
-    if (out.size() + chunk > limit + chunk) break;
     const size_t before = out.size();
     out.resize(before + chunk);
     stream.next_out = reinterpret_cast<Bytef*>(out.data() + before);

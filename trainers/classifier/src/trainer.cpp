@@ -385,8 +385,7 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   if (!lock)
     throw busy(config.output_dir + ": another process is training into this folder (it holds .lock); run one " +
                "training per output folder");
-  if (const int64_t removed = io::remove_abandoned_temporaries(config.output_dir))
-    spdlog::info("{}: removed {} unfinished files of an interrupted run", config.output_dir, removed);
+  io::remove_abandoned_temporaries(config.output_dir);
   const std::string checkpoint_path = config.output_dir + "/checkpoint.safetensors";
   const std::string metrics_path = config.output_dir + "/metrics.jsonl";
 

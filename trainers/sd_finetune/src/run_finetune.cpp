@@ -11,7 +11,6 @@
 #include "diffmix/sd_finetune/latent_dataset.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstdio>
@@ -77,8 +76,7 @@ FinetuneResult run_finetune(const FinetuneConfig& config, const data::Dataset& d
   if (!lock)
     throw dmx::busy(config.output_dir + ": another process is fine-tuning into this folder (it holds " + kLockFile +
                     "); run again when it is done");
-  if (const int64_t removed = io::remove_abandoned_temporaries(config.output_dir))
-    spdlog::info("{}: removed {} unfinished files of an interrupted run", config.output_dir, removed);
+  io::remove_abandoned_temporaries(config.output_dir);
   if (options.on_start) options.on_start();
   Finetuner tuner(config.model_path, settings, dataset.class_names(), dataset.metaclass(), config.seed, config.device);
   const auto checkpoint = (std::filesystem::path(config.output_dir) / kCheckpointFile).string();
