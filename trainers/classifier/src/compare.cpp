@@ -163,15 +163,6 @@ std::string best_column(const std::vector<SetupSummary>& summaries) {
   return every > 1 ? "best epoch % (evaluated every " + std::to_string(every) + ")" : "";
 }
 
-// "+0.52 [-0.10, +1.14]", with " *" when the interval excludes zero; "—" for the baseline itself.
-std::string difference_cell(const SetupSummary& s, bool baseline) {
-  if (baseline) return "—";
-  const PairedDifference& d = s.versus_first;
-  if (std::isnan(d.low)) return signed_points(s.delta);
-  return signed_points(s.delta) + " [" + signed_points(d.low) + ", " + signed_points(d.high) + "]" +
-         (d.excludes_zero() ? " *" : "");
-}
-
 std::string best_cell(const SetupSummary& s) { return percent(s.best_mean) + " ± " + percent(s.best_stddev); }
 
 // Each group's accuracy and the worst group's, means over the runs that scored groups.
@@ -203,6 +194,14 @@ bool any_test_groups(const std::vector<SetupSummary>& summaries) {
 std::string worst_group_cell(const SetupSummary& s) { return std::isnan(s.worst_group) ? "—" : percent(s.worst_group); }
 
 }  // namespace
+
+std::string difference_text(const SetupSummary& s, bool baseline) {
+  if (baseline) return "—";
+  const PairedDifference& d = s.versus_first;
+  if (std::isnan(d.low)) return signed_points(s.delta);
+  return signed_points(s.delta) + " [" + signed_points(d.low) + ", " + signed_points(d.high) + "]" +
+         (d.excludes_zero() ? " *" : "");
+}
 
 std::vector<SetupSummary> summarise(const CompareConfig& compare, const std::vector<std::vector<TrainResult>>& runs) {
   std::vector<SetupSummary> summaries;
@@ -258,23 +257,33 @@ std::string difference_note(const std::vector<SetupSummary>& summaries) {
   return note;
 }
 
-std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
+namespace {
+
+// The comparison as rows of cells, the header first: what the text table and summary.md both show.
+std::vector<std::vector<std::string>> table_rows(const std::vector<SetupSummary>& summaries) {
   const std::string first = summaries.empty() ? "" : summaries.front().name;
   const bool groups = any_shot_groups(summaries);
+  const bool robust = any_test_groups(summaries);
   const std::string best = best_column(summaries);
   std::vector<std::vector<std::string>> rows = {{"set-up", "top-1 % (mean ± std)", "Δ vs " + first + " [95 % CI]", "runs"}};
-  const bool robust = any_test_groups(summaries);
   if (!best.empty()) rows[0].push_back(best);
   if (robust) rows[0].push_back("worst group %");
   if (groups) rows[0].push_back("Many / Medium / Few %");
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
-    rows.push_back({s.name, percent(s.mean) + " ± " + percent(s.stddev), difference_cell(s, i == 0),
+    rows.push_back({s.name, percent(s.mean) + " ± " + percent(s.stddev), difference_text(s, i == 0),
                     std::to_string(s.top1.size())});
     if (!best.empty()) rows.back().push_back(best_cell(s));
     if (robust) rows.back().push_back(worst_group_cell(s));
     if (groups) rows.back().push_back(s.shot_groups.empty() ? "—" : shot_group_text(s.shot_groups));
   }
+  return rows;
+}
+
+}  // namespace
+
+std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
+  const auto rows = table_rows(summaries);
   // Widths in characters, not bytes: "±", "Δ" and "—" are two or three bytes in UTF-8.
   auto width = [](const std::string& text) {
     size_t n = 0;
@@ -304,22 +313,17 @@ std::string format_compare_table(const std::vector<SetupSummary>& summaries) {
 }
 
 std::string format_compare_markdown(const std::vector<SetupSummary>& summaries) {
-  const std::string first = summaries.empty() ? "" : summaries.front().name;
-  const bool groups = any_shot_groups(summaries);
-  const std::string best = best_column(summaries);
-  const bool robust = any_test_groups(summaries);
+  const auto rows = table_rows(summaries);
   std::ostringstream out;
-  out << "| set-up | top-1 % (mean ± std) | Δ vs " << first << " [95 % CI] | runs |" << (best.empty() ? "" : " " + best + " |")
-      << (robust ? " worst group % |" : "") << (groups ? " Many / Medium / Few % |" : "") << "\n|---|---|---|---|"
-      << (best.empty() ? "" : "---|") << (robust ? "---|" : "") << (groups ? "---|" : "") << "\n";
-  for (size_t i = 0; i < summaries.size(); ++i) {
-    const auto& s = summaries[i];
-    out << "| " << s.name << " | " << percent(s.mean) << " ± " << percent(s.stddev) << " | "
-        << difference_cell(s, i == 0) << " | " << s.top1.size() << " |";
-    if (!best.empty()) out << " " << best_cell(s) << " |";
-    if (robust) out << " " << worst_group_cell(s) << " |";
-    if (groups) out << " " << (s.shot_groups.empty() ? "—" : shot_group_text(s.shot_groups)) << " |";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    out << "|";
+    for (const auto& cell : rows[r]) out << " " << cell << " |";
     out << "\n";
+    if (r == 0) {
+      out << "|";
+      for (size_t c = 0; c < rows[0].size(); ++c) out << "---|";
+      out << "\n";
+    }
   }
   if (const std::string note = difference_note(summaries); !note.empty()) out << "\n" << note;
   return out.str();

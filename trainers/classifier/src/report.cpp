@@ -134,14 +134,10 @@ std::string compare_report_html(const std::vector<SetupSummary>& summaries,
        << "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
        << "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}td:first-child,th:first-child{text-align:left}"
        << "</style></head><body>\n<h1>Augmenter comparison</h1>\n";
-  const auto signed_fixed = [](double fraction) { return (fraction >= 0 ? "+" : "") + fixed(fraction * 100, 2); };
   html << "<table><tr><th>set-up</th><th>top-1 % (mean ± std)</th><th>Δ vs first [95 % CI]</th><th>runs</th></tr>\n";
   for (size_t i = 0; i < summaries.size(); ++i) {
     const auto& s = summaries[i];
-    const PairedDifference& d = s.versus_first;
-    std::string delta = i == 0 ? "—" : signed_fixed(s.delta);
-    if (i > 0 && !std::isnan(d.low))
-      delta += " [" + signed_fixed(d.low) + ", " + signed_fixed(d.high) + "]" + (d.excludes_zero() ? " *" : "");
+    const std::string delta = difference_text(s, i == 0);
     html << "<tr><td>" << escape_html(s.name) << "</td><td>" << fixed(s.mean * 100, 2) << " ± "
          << fixed(s.stddev * 100, 2) << "</td><td>" << delta << "</td><td>" << s.top1.size() << "</td></tr>\n";
   }

@@ -10,6 +10,10 @@
 
 namespace dmx::classifier {
 
+// A set-up's Δ to the first, in points, with its 95 % interval: "+0.52 [-0.10, +1.14]", and " *" when the interval
+// excludes zero; "—" for the baseline itself.
+std::string difference_text(const SetupSummary& summary, bool baseline);
+
 // Bars of mean top-1 per set-up with ±std whiskers and the value above each bar. uint8 H×W×3.
 at::Tensor render_accuracy_bars(const std::vector<SetupSummary>& summaries);
 
