@@ -12,6 +12,8 @@ packages=(
   libdlpack-dev zlib1g-dev libpng-dev libjpeg-dev libturbojpeg0-dev libicu-dev libmatio-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist              # the real dataset of the embedded default run
+  libjs-chart.js                     # the charts of the comparison report (compiled into diffmix)
+  chromium                           # the test that opens the report in a real browser
 )
 if [ "${1:-}" = "--sanitizers" ]; then
   packages+=(clang libclang-rt-dev llvm)

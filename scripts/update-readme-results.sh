@@ -7,7 +7,8 @@
 # Needs `diffmix compare configs/fmnist_diffmix.toml` (RUN_DIR/summary.md) and the oracle
 # (`diffmix train configs/fmnist_oracle.toml`) finished, and jq. Replaces the text between the markers
 # <!-- results:NAME:begin --> and <!-- results:NAME:end --> for NAME = fmnist_diffmix_table and fmnist_oracle
-# (README.md) and fmnist_oracle_classes (docs/fmnist.md).
+# (README.md) and fmnist_oracle_classes (docs/fmnist.md); and quickstart_table (README.md) from runs/quickstart
+# when `diffmix compare configs/quickstart.toml` has finished.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,4 +72,12 @@ replace_block README.md fmnist_oracle "$work/oracle.md"
   echo "others for; from \`diffmix oracle configs/fmnist_oracle.toml\` on \`$run_dir/cache/*/seed-0\`."
 } > "$work/classes.md"
 replace_block docs/fmnist.md fmnist_oracle_classes "$work/classes.md"
-echo "README.md and docs/fmnist.md updated from $run_dir and the oracle ($oracle_dir)"
+if [ -f runs/quickstart/summary.md ]; then
+  {
+    cat runs/quickstart/summary.md
+    echo
+    echo "From \`runs/quickstart/summary.md\`, written by \`diffmix compare configs/quickstart.toml\`."
+  } > "$work/quickstart.md"
+  replace_block README.md quickstart_table "$work/quickstart.md"
+fi
+echo "README.md and docs/fmnist.md updated from $run_dir, the oracle ($oracle_dir) and runs/quickstart"

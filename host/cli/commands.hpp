@@ -11,6 +11,7 @@ void add_plugins_command(CLI::App& app);
 void add_sd_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);
 void add_synthesize_command(CLI::App& app);
 void add_grid_command(CLI::App& app);

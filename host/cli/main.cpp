@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   dmx::cli::add_sd_command(app);
   dmx::cli::add_train_command(app);
   dmx::cli::add_compare_command(app);
+  dmx::cli::add_report_command(app);
   dmx::cli::add_finetune_command(app);
   dmx::cli::add_synthesize_command(app);
   dmx::cli::add_grid_command(app);

@@ -119,23 +119,23 @@ class Scheduler {
     for (auto& run : runs) pending_.push_back({std::move(run), Clock::now(), pending_.size(), false});
   }
 
-  void run() {
+  std::vector<WorkerFailure> run() {
     auto last_status = Clock::now();
     while (!pending_.empty() || !running_.empty()) {
       if (cancel_requested() && !cancelling_) cancel_children();
-      if (!cancelling_ && !failure_) launch_ready();
+      if (!cancelling_) launch_ready();
       reap();
       if (std::chrono::duration<double>(Clock::now() - last_status).count() >= options_.status_every_s) {
         print_status();
         last_status = Clock::now();
       }
       if (pending_.empty() && running_.empty()) break;
-      if ((cancelling_ || failure_) && running_.empty()) break;
+      if (cancelling_ && running_.empty()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    if (failure_) throw *failure_;
     if (cancelling_) throw cancelled("comparison interrupted; " + std::to_string(done_) + " of " +
                                      std::to_string(total_) + " runs finished (run again to resume)");
+    return failures_;
   }
 
  private:
@@ -181,12 +181,11 @@ class Scheduler {
       std::printf("[compare] %s must wait: %s\n", finished.run.label.c_str(), last_line(finished.run.log_path).c_str());
       const auto delay = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.busy_retry_s));
       requeue({std::move(finished.run), Clock::now() + delay, finished.order, true});
-    } else if (!cancelling_ && !failure_) {
-      failure_ = Error(category_of_exit(code), finished.run.label + " failed (exit status " + std::to_string(code) +
-                                                   "): " + last_line(finished.run.log_path) + "\n  its log: " +
-                                                   finished.run.log_path);
-      std::printf("[compare] %s failed; waiting for the %zu running runs to finish\n", finished.run.label.c_str(),
-                  running_.size());
+    } else if (!cancelling_) {
+      const std::string message = finished.run.label + " failed (exit status " + std::to_string(code) + "): " +
+                                  last_line(finished.run.log_path) + "; its log: " + finished.run.log_path;
+      std::printf("[compare] %s\n", message.c_str());
+      failures_.push_back({finished.run, code, message});
     }
     std::fflush(stdout);
   }
@@ -224,14 +223,14 @@ class Scheduler {
   size_t total_ = 0;
   size_t done_ = 0;
   bool cancelling_ = false;
-  std::optional<Error> failure_;
+  std::vector<WorkerFailure> failures_;
 };
 
 }  // namespace
 
-void run_in_worker_processes(std::vector<WorkerRun> runs, const WorkerOptions& options) {
+std::vector<WorkerFailure> run_in_worker_processes(std::vector<WorkerRun> runs, const WorkerOptions& options) {
   if (options.jobs < 1) throw invalid_argument("jobs must be at least 1, not " + std::to_string(options.jobs));
-  Scheduler(std::move(runs), options).run();
+  return Scheduler(std::move(runs), options).run();
 }
 
 }  // namespace dmx::cli

@@ -25,9 +25,16 @@ struct WorkerOptions {
   double busy_retry_s = 10;     // a run sent back as busy waits at least this long
 };
 
-// Runs every run; returns when all succeeded. On a failure no new run starts, the running ones finish, and a
-// dmx::Error names the failed run, its exit status, the last line it printed and its log. Ctrl-C (the cancel flag)
-// is passed on to the children, which save their state; then dmx::cancelled is thrown.
-void run_in_worker_processes(std::vector<WorkerRun> runs, const WorkerOptions& options);
+// A run that failed: what it was, and a message naming its exit status, the last line it printed and its log.
+struct WorkerFailure {
+  WorkerRun run;
+  int exit_status = 0;
+  std::string message;
+};
+
+// Runs every run and returns the ones that failed (a failure does not stop the others: a comparison shows a failed
+// set-up beside the rest). Ctrl-C (the cancel flag) is passed on to the children, which save their state; then
+// dmx::cancelled is thrown.
+std::vector<WorkerFailure> run_in_worker_processes(std::vector<WorkerRun> runs, const WorkerOptions& options);
 
 }  // namespace dmx::cli

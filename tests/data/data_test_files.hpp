@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/test_files.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
 
@@ -39,11 +40,6 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
-
-inline void write_text(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 // Runs f, expects a dmx::Error of `category` whose message contains every string in `needles`.
 template <typename F>

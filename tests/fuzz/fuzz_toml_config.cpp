@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dmx::fuzz::expect_clean_failure([&] {
     const auto document = dmx::config::Document::parse_string(text, "fuzz.toml");
     const auto root = document.root();
-    (void)dmx::classifier::read_compare_config(root);
+    (void)dmx::classifier::read_compare_matrix(root);
     root.finish();
   });
   return 0;

@@ -170,16 +170,16 @@ TEST_F(FmnistDiffmixTest, ReducedPipelineRunsEveryStageAndASecondRunSkipsThemAll
   for (const std::string augmenter : {"real_gen", "real_aug", "real_mix", "da_fusion", "diff_gen", "diff_aug",
                                       "diff_mix"})
     EXPECT_EQ(count_lines(run + "/cache/" + augmenter + "/seed-0/manifest.jsonl"), 20u) << augmenter;
-  // The table, printed and in summary.md, and the report with a sample grid per generative set-up.
+  // The table, printed and in summary.md, and the report with sample tiles for every generative set-up.
   const std::string table = read_text(run + "/summary.md");
   for (const auto& name : kSetups) {
     EXPECT_NE(first.output.find("\n" + name + " "), std::string::npos) << name << "\n" << first.output;
     EXPECT_NE(table.find("| " + name + " |"), std::string::npos) << name << "\n" << table;
   }
-  const std::string report = read_text(run + "/report.html");
+  const std::string report = read_text(run + "/report/data.js");
   for (const auto& name : kGenerative) {
-    EXPECT_TRUE(fs::exists(run + "/samples-" + name + ".png")) << name;
-    EXPECT_NE(report.find("samples-" + name + ".png"), std::string::npos) << name;
+    EXPECT_TRUE(fs::exists(run + "/report/samples/" + name + "/0-0.png")) << name;
+    EXPECT_NE(report.find("\"samples/" + name + "/0-0.png\""), std::string::npos) << name;
   }
 
   // Everything is complete: the second run (in one process, so that its output shows all) fine-tunes nothing,

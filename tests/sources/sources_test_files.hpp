@@ -1,10 +1,12 @@
-// Files for the sample-source tests: fresh folders under the temp dir and whole-file reads for byte comparisons.
+// Files for the sample-source tests: fresh folders under the temp dir (and, from common/, whole-file reads).
 #pragma once
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+
+#include "../common/test_files.hpp"  // read_text
 
 namespace dmx::test {
 
@@ -14,12 +16,6 @@ inline std::string fresh_dir(const std::string& prefix, const std::string& name)
   std::filesystem::remove_all(path);
   std::filesystem::create_directories(path);
   return path.string();
-}
-
-// The file's bytes ("" when it cannot be read).
-inline std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace dmx::test

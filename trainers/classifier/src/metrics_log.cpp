@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <limits>
 
 #include "diffmix/error.hpp"
@@ -58,10 +59,14 @@ std::string metrics_line(const EpochMetrics& metrics, const std::vector<std::str
 std::vector<EpochMetrics> restore_metrics(const std::string& path, int64_t keep_epochs,
                                           const std::vector<std::string>& class_names) {
   std::vector<EpochMetrics> kept;
-  std::string text;
   std::ifstream in(path);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  const std::string original = bytes.str();
+  std::string text;
+  std::istringstream lines(original);
   std::string line;
-  while (std::getline(in, line)) {
+  while (std::getline(lines, line)) {
     if (line.empty()) continue;
     try {
       EpochMetrics m = from_json(nlohmann::json::parse(line), class_names);
@@ -72,7 +77,8 @@ std::vector<EpochMetrics> restore_metrics(const std::string& path, int64_t keep_
       // A line cut short by a kill; that epoch is run again and its line rewritten.
     }
   }
-  if (in.is_open() || !text.empty()) io::write_file_atomic(path, text.data(), text.size());
+  // Rewritten only when something was dropped: reading back a finished run writes nothing.
+  if ((in.is_open() || !text.empty()) && text != original) io::write_file_atomic(path, text.data(), text.size());
   return kept;
 }
 

@@ -15,7 +15,9 @@ constexpr config::Range kProbability{0, 1};
 
 std::vector<float> to_floats(const std::vector<double>& values) { return {values.begin(), values.end()}; }
 
-void read_data(const config::Table& table, DataSettings& data) {
+}  // namespace
+
+void read_data_settings(const config::Table& table, DataSettings& data) {
   data.train.kind = table.string("kind", data.train.kind, data::dataset_kinds());
   data.train.root = table.string("root", "");
   data.train.metaclass = table.string("metaclass", "");
@@ -44,6 +46,8 @@ void read_data(const config::Table& table, DataSettings& data) {
   data.stddev = to_floats(table.number_list("std", {data.stddev.begin(), data.stddev.end()}, {1e-6, 1e6}));
   data.workers = static_cast<int>(table.integer("workers", data.workers, {0, 64}));
 }
+
+namespace {
 
 // [train] label_smoothing has PyTorch's meaning (0.1: 10 % of each label spread over the classes). It used to be
 // the confidence (0.9 for the same labels); such a value is refused rather than read as near-uniform labels.
@@ -158,7 +162,7 @@ TrainConfig read_train_config(const config::Table& root) {
   config.seed = static_cast<uint64_t>(root.integer("seed", 0, kNonNegative));
   config.output_dir = root.string("output", config.output_dir);
   log::apply_config_level(root.string("log_level", "", log::level_names()));
-  if (auto data = root.table("data")) read_data(*data, config.data);
+  if (auto data = root.table("data")) read_data_settings(*data, config.data);
   if (auto synthetic = root.table("synthetic")) read_synthetic_settings(*synthetic, config.synthetic);
   if (auto backbone = root.table("backbone")) {
     config.architecture = backbone->string("architecture", config.architecture, classifier_architectures());

@@ -568,4 +568,8 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   return result;
 }
 
+std::optional<TrainResult> read_finished_run(const TrainConfig& config) {
+  return finished_result(config, fingerprint(config));
+}
+
 }  // namespace dmx::classifier

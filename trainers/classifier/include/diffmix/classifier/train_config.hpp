@@ -96,6 +96,9 @@ struct TrainConfig {
 // them.
 std::vector<config::Table> augmenter_tables(const config::Table& parent, const std::string& key);
 
+// Reads a [data] table into `data` (absent keys take their defaults).
+void read_data_settings(const config::Table& table, DataSettings& data);
+
 // Reads a [synthetic] table (a cache, or a streamed source and the cache it persists into) into `synthetic`.
 void read_synthetic_settings(const config::Table& table, SyntheticSettings& synthetic);
 

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -107,5 +108,9 @@ struct RunOptions {
 };
 
 TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry, const RunOptions& options = {});
+
+// The result of a run that finished with exactly these settings (config.output_dir/result.json and metrics.jsonl),
+// read without opening any data or model; std::nullopt when it has not finished, or finished with other settings.
+std::optional<TrainResult> read_finished_run(const TrainConfig& config);
 
 }  // namespace dmx::classifier
