@@ -1,8 +1,11 @@
 // The functional layers compute what the ATen reference ops compute, and LoRA merge/unmerge are exact inverses.
 #include "diffmix/error.hpp"
 #include "diffmix/sd/layers.hpp"
+#include "diffmix/torch_compat.hpp"
 
 #include <gtest/gtest.h>
+
+#include <ATen/core/grad_mode.h>
 
 namespace {
 
@@ -76,6 +79,34 @@ TEST(NormTest, GroupAndLayerNormUseTheirAffineParameters) {
   const auto y = at::randn({2, 6});
   EXPECT_TRUE(at::allclose(ln.forward(y), at::layer_norm(y, {6}, lw, lb, 1e-5)));
   EXPECT_THROW(GroupNorm::load(weights, "gn", 3, 8, 1e-6), dmx::Error);  // 8 channels do not split into 3 groups
+}
+
+// Without grad, attention runs a block of queries at a time once the scores would pass 2^21 floats; the numbers are
+// those of the whole product (computed with grad on, which keeps it whole) to float rounding: the products run as
+// smaller GEMMs, which round differently (about 4e-7 of the largest value here; the parity tolerance is 1e-4).
+TEST(AttentionTest, QueryBlocksGiveTheWholeProduct) {
+  at::manual_seed(0);
+  struct Case {
+    std::vector<int64_t> query, key;
+  };
+  // 1500 queries × 2048 keys: blocks of 1024 rows of the one matrix; 2 × 8 heads × 600 × 600: blocks of 5 whole
+  // matrices; 2 × 4 heads × 1200 × 2000 (2.4M scores each): blocks of 1048 rows of one matrix.
+  for (const Case& c : {Case{{1, 1, 1500, 40}, {1, 1, 2048, 40}}, Case{{2, 8, 600, 40}, {2, 8, 600, 40}},
+                        Case{{2, 4, 1200, 16}, {2, 4, 2000, 16}}}) {
+    const auto query = at::randn(c.query), key = at::randn(c.key), value = at::randn(c.key);
+    at::Tensor whole, blocked;
+    {
+      at::AutoGradMode grad(true);
+      whole = dmx::compat::scaled_dot_product_attention(query, key, value);
+    }
+    {
+      at::NoGradGuard no_grad;
+      blocked = dmx::compat::scaled_dot_product_attention(query, key, value);
+    }
+    ASSERT_EQ(blocked.sizes(), whole.sizes());
+    const double error = ((blocked - whole).abs().max() / whole.abs().max()).item<double>();
+    EXPECT_LT(error, 1e-5) << "query " << c.query[2] << ", keys " << c.key[2];
+  }
 }
 
 }  // namespace
