@@ -14,7 +14,6 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <thread>
 
 #include "diffmix/cancellation.hpp"
