@@ -11,6 +11,7 @@ packages=(
   libboost-dev libboost-filesystem-dev libtomlplusplus-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
   libdlpack-dev zlib1g-dev libpng-dev libjpeg-dev libturbojpeg0-dev libicu-dev libmatio-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgloo-dev                        # c10d's Gloo backend: data-parallel training over processes
   dataset-fashion-mnist              # the real dataset of the embedded default run
   libjs-chart.js                     # the charts of the comparison report (compiled into diffmix)
   chromium                           # the test that opens the report in a real browser

@@ -7,8 +7,10 @@
 
 #include "commands.hpp"
 #include "config_check.hpp"
+#include "distributed_launch.hpp"
 #include "diffmix/classifier/trainer.hpp"
 #include "diffmix/config.hpp"
+#include "diffmix/distributed.hpp"
 #include "diffmix/registry.hpp"
 
 namespace dmx::cli {
@@ -19,6 +21,7 @@ struct TrainOptions {
   std::string output;
   bool fresh = false;
   bool check = false;
+  DistributedOptions distributed;
 };
 
 void run_train(const TrainOptions& options) {
@@ -28,13 +31,18 @@ void run_train(const TrainOptions& options) {
   root.finish();
   if (options.check) return report_config_checked(options.config_path, "train");
   if (!options.output.empty()) config.output_dir = options.output;
+  if (run_as_local_ranks(options.distributed)) return;
+  const Membership membership = join_group(options.distributed, config.device);
+  config.device = device_of_rank(config.device, membership.local_rank);
 
   RegistryOptions registry_options;
   registry_options.search_paths = config.plugin_paths;
   PluginRegistry registry(registry_options);
   classifier::RunOptions run_options;
   run_options.resume = !options.fresh;
+  run_options.group = membership.group;
   const auto result = classifier::train_classifier(config, registry, run_options);
+  if (membership.group && !membership.group->is_main()) return;
 
   std::printf("test top-1 %.2f%% (mean per class %.2f%%) on %lld images\n", result.top1 * 100.0,
               result.mean_per_class * 100.0, static_cast<long long>(result.test_size));
@@ -53,6 +61,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--output", options->output, "Output folder (overrides the config's `output`)");
   cmd->add_flag("--fresh", options->fresh, "Ignore an existing checkpoint and start over");
   add_check_flag(cmd, options->check);
+  add_distributed_options(cmd, options->distributed);
   cmd->callback([options] { run_train(*options); });
 }
 

@@ -10,6 +10,7 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "distributed_launch.hpp"
 #include "process_conventions.hpp"
 #include "diffmix/cancellation.hpp"
 #include "diffmix/error.hpp"
@@ -44,20 +45,25 @@ int main(int argc, char** argv) {
   dmx::cli::add_pretrain_command(app);
   dmx::cli::add_dataset_command(app);
   dmx::install_cancel_signal_handlers();
+  dmx::cli::remember_command_line(argc, argv);
   use_available_cores();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const dmx::Error& e) {
-    std::fprintf(stderr, "diffmix: %s: %s\n", std::string(dmx::to_string(e.category())).c_str(), e.what());
+    const std::string message = std::string(dmx::to_string(e.category())) + ": " + e.what();
+    std::fprintf(stderr, "diffmix: %s\n", message.c_str());
+    if (e.category() != dmx::ErrorCategory::Cancelled) dmx::cli::report_failure_to_group(message);
     return dmx::cli::exit_code_for(e.category());
   } catch (const c10::Error& e) {
     // LibTorch's own message, without the C++ stack trace its what() appends: one line, like every other error.
     std::fprintf(stderr, "diffmix: error: %s\n", e.what_without_backtrace());
+    dmx::cli::report_failure_to_group(e.what_without_backtrace());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "diffmix: error: %s\n", e.what());
+    dmx::cli::report_failure_to_group(e.what());
     return 1;
   }
   return 0;

@@ -1,27 +1,20 @@
 #include "worker_processes.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <deque>
-#include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "diffmix/cancellation.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/progress.hpp"
+#include "child_process.hpp"
 #include "process_conventions.hpp"
-
-extern char** environ;
 
 namespace dmx::cli {
 namespace {
@@ -42,51 +35,6 @@ struct Running {
   Clock::time_point started;
   size_t order = 0;
 };
-
-std::string self_executable() {
-  std::error_code error;
-  const auto path = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (error) throw io_error("/proc/self/exe: cannot find the diffmix binary to start runs with: " + error.message());
-  return path.string();
-}
-
-// The environment of the children: ours, with OMP_NUM_THREADS set unless the user chose it.
-std::vector<std::string> child_environment(int threads) {
-  std::vector<std::string> variables;
-  for (char** entry = environ; *entry != nullptr; ++entry) variables.emplace_back(*entry);
-  if (!std::getenv("OMP_NUM_THREADS")) variables.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
-  return variables;
-}
-
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-  std::vector<char*> result;
-  for (auto& s : strings) result.push_back(s.data());
-  result.push_back(nullptr);
-  return result;
-}
-
-// Starts one child in a process group of its own, so that a Ctrl-C reaches it once, through us.
-pid_t spawn(const std::string& program, WorkerRun& run, std::vector<std::string>& environment) {
-  std::filesystem::create_directories(std::filesystem::path(run.log_path).parent_path());
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, run.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  std::vector<std::string> argv_strings{program};
-  argv_strings.insert(argv_strings.end(), run.arguments.begin(), run.arguments.end());
-  auto argv = pointers(argv_strings);
-  auto envp = pointers(environment);
-  pid_t pid = 0;
-  const int status = posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (status != 0) throw io_error(program + ": cannot start " + run.label + ": " + std::strerror(status));
-  return pid;
-}
 
 // The last line a child printed (progress bars redraw with '\r', so both end a line), for status and errors.
 std::string last_line(const std::string& path) {
@@ -147,7 +95,7 @@ class Scheduler {
       }
       Running started{std::move(pending_[i].run), 0, now, pending_[i].order};
       pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
-      started.pid = spawn(program_, started.run, environment_);
+      started.pid = spawn_child(program_, {started.run.label, started.run.arguments, started.run.log_path}, environment_);
       track_child_process_group(started.pid);  // its own group: a second Ctrl-C kills it with us
       std::printf("[compare] started %s (log: %s)\n", started.run.label.c_str(), started.run.log_path.c_str());
       std::fflush(stdout);

@@ -31,13 +31,7 @@ std::string fresh_folder(const std::string& name) { return dmx::test::fresh_fold
 using dmx::test::read_text;
 void write(const std::string& path, const std::string& text) { dmx::test::write_text(path, text); }
 
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
-  return lines;
-}
+using dmx::test::lines_of;
 
 std::string tiny_config(const std::string& output) {
   return "output = \"" + output + "\"\n"

@@ -99,6 +99,39 @@ TEST(Loader, SameSeedSameBatchesWhateverTheNumberOfWorkers) {
   }
 }
 
+// Data-parallel ranks each load a contiguous share of every batch; together the shares are the batch of one process,
+// the last partial batch (4 samples over 3 shares: 2, 1, 1) included.
+TEST(Loader, ShardsOfABatchAreTheSingleProcessBatch) {
+  dmx::test::TempDir dir;
+  const auto mixer = make_mixer(dir);
+  Loader single(mixer, random_transforms(), options_with(1));
+  const auto reference = whole_epoch(single, 5);
+  std::vector<std::vector<dmx::Batch>> shards;
+  for (int shard = 0; shard < 3; ++shard) {
+    LoaderOptions options = options_with(shard % 2);
+    options.shard = shard;
+    options.shards = 3;
+    Loader loader(mixer, random_transforms(), options);
+    EXPECT_EQ(loader.batches_per_epoch(), single.batches_per_epoch());
+    EXPECT_EQ(loader.batch_length(8), 4);
+    shards.push_back(whole_epoch(loader, 5));
+  }
+  EXPECT_EQ(shards[0][0].images.size(0), 3);
+  EXPECT_EQ(shards[2][8].images.size(0), 1);
+  for (size_t b = 0; b < reference.size(); ++b) {
+    EXPECT_TRUE(at::cat({shards[0][b].images, shards[1][b].images, shards[2][b].images}).equal(reference[b].images))
+        << "batch " << b;
+    EXPECT_TRUE(at::cat({shards[0][b].labels, shards[1][b].labels, shards[2][b].labels}).equal(reference[b].labels));
+  }
+  // 60 samples in batches of 7 end with 4: five processes cannot share that batch.
+  LoaderOptions too_many = options_with(0);
+  too_many.shards = 5;
+  EXPECT_THROW(Loader(mixer, random_transforms(), too_many), dmx::Error);
+  too_many.shards = 2;
+  too_many.shard = 2;
+  EXPECT_THROW(Loader(mixer, random_transforms(), too_many), dmx::Error);
+}
+
 TEST(Loader, ResumingAnEpochAtBatchBRepeatsTheOriginalBatches) {
   dmx::test::TempDir dir;
   Loader loader(make_mixer(dir), random_transforms(), options_with(2));

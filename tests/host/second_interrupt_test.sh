@@ -4,10 +4,7 @@
 # (it looks every 200 ms), so only the abort itself can stop them.
 set -uo pipefail
 diffmix=${DIFFMIX:-build/bin/diffmix}
-if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
-  echo "skipped: Fashion-MNIST is not installed (apt install dataset-fashion-mnist)"
-  exit 0
-fi
+source "$(dirname "$0")/../common/require_fashion_mnist.sh"
 work=$(mktemp -d)
 
 # The worker processes of this test's comparison, from /proc (no procps needed).

@@ -8,7 +8,20 @@
 #define DMX_TORCH_VERSION_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
+namespace c10d {
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
+
 namespace dmx::compat {
+
+// The c10d class a Gloo or NCCL process group derives from: LibTorch 2.0 split the backends (ProcessGroupGloo,
+// ProcessGroupNCCL) from the ProcessGroup that dispatches to them; their collectives kept the same signatures.
+#if DMX_TORCH_VERSION_AT_LEAST(2, 0)
+using CollectiveBackend = c10d::Backend;
+#else
+using CollectiveBackend = c10d::ProcessGroup;
+#endif
 
 // True when this build of LibTorch can place tensors on a CUDA device.
 bool cuda_available();

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "diffmix/data/sample_rng.hpp"
+#include "diffmix/distributed.hpp"
 #include "diffmix/error.hpp"
 
 namespace dmx::data {
@@ -98,6 +99,13 @@ Loader::Loader(std::shared_ptr<const Mixer> mixer, Transforms transforms, const 
   if (options_.channels != 0 && options_.channels != 1 && options_.channels != 3)
     throw invalid_argument("Loader: channels must be 0, 1 or 3, got " + std::to_string(options_.channels));
   if (mixer_->size() == 0) throw invalid_argument("Loader: " + mixer_->real().name() + " has no samples");
+  if (options_.shards < 1 || options_.shard < 0 || options_.shard >= options_.shards)
+    throw invalid_argument("Loader: shard " + std::to_string(options_.shard) + " of " +
+                           std::to_string(options_.shards) + " does not exist");
+  if (batch_length(batches_per_epoch() - 1) < options_.shards)
+    throw invalid_argument("Loader: " + mixer_->real().name() + "'s last batch has " +
+                           std::to_string(batch_length(batches_per_epoch() - 1)) + " samples, fewer than the " +
+                           std::to_string(options_.shards) + " processes that share it");
 }
 
 Loader::~Loader() {
@@ -107,6 +115,10 @@ Loader::~Loader() {
 int64_t Loader::batches_per_epoch() const {
   const int64_t n = mixer_->size(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+int64_t Loader::batch_length(int64_t batch) const {
+  return std::min<int64_t>(options_.batch_size, mixer_->size() - batch * options_.batch_size);
 }
 
 int64_t Loader::next_batch_index() const { return pipeline_ ? pipeline_->next_to_consume : 0; }
@@ -188,8 +200,9 @@ MixedSample Loader::load_sample(int64_t real_index, uint64_t epoch, at::Tensor& 
 }
 
 Batch Loader::build_batch(const std::vector<int64_t>& order, uint64_t epoch, int64_t batch) const {
-  const int64_t begin = batch * options_.batch_size;
-  const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order.size()));
+  const dist::Share share = dist::share_of(batch_length(batch), options_.shard, options_.shards);
+  const int64_t begin = batch * options_.batch_size + share.begin;
+  const int64_t end = batch * options_.batch_size + share.end;
   std::vector<at::Tensor> images, labels;
   for (int64_t position = begin; position < end; ++position) {
     at::Tensor image;

@@ -36,7 +36,7 @@ void AccuracyCounter::add(const at::Tensor& logits, const at::Tensor& targets) {
                              std::to_string(num_classes_) + ")");
     const bool hit = p[i] == t[i];
     if (group_of_) {
-      const auto n = static_cast<size_t>(seen_);
+      const auto n = static_cast<size_t>(next_sample_);
       const int64_t group = n < group_of_->size() ? (*group_of_)[n] : -1;
       if (group < 0 || group >= static_cast<int64_t>(group_seen_.size()))
         throw invalid_argument("accuracy: sample " + std::to_string(n) + " has no group (" +
@@ -45,10 +45,31 @@ void AccuracyCounter::add(const at::Tensor& logits, const at::Tensor& targets) {
       group_correct_[group] += hit;
     }
     ++seen_;
+    ++next_sample_;
     ++class_seen_[t[i]];
     correct_ += hit;
     class_correct_[t[i]] += hit;
   }
+}
+
+at::Tensor AccuracyCounter::counts() const {
+  std::vector<int64_t> all{seen_, correct_};
+  for (const auto* part : {&class_seen_, &class_correct_, &group_seen_, &group_correct_})
+    all.insert(all.end(), part->begin(), part->end());
+  return at::tensor(all, at::kLong);
+}
+
+void AccuracyCounter::set_counts(const at::Tensor& counts) {
+  const auto expected = static_cast<int64_t>(2 + 2 * class_seen_.size() + 2 * group_seen_.size());
+  if (counts.dim() != 1 || counts.size(0) != expected)
+    throw shape_error("accuracy: counts of " + std::to_string(counts.numel()) + " values for a counter of " +
+                      std::to_string(expected));
+  const at::Tensor values = counts.to(at::kCPU, at::kLong).contiguous();
+  const int64_t* v = values.data_ptr<int64_t>();
+  seen_ = *v++;
+  correct_ = *v++;
+  for (auto* part : {&class_seen_, &class_correct_, &group_seen_, &group_correct_})
+    for (auto& count : *part) count = *v++;
 }
 
 double AccuracyCounter::top1() const { return seen_ ? static_cast<double>(correct_) / seen_ : 0.0; }

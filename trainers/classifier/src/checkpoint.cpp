@@ -38,6 +38,13 @@ int64_t metadata_integer(const io::SafetensorsFile& file, const std::string& key
   }
 }
 
+// The number of processes a fingerprint was trained by: its " processes=N", else 1.
+int processes_of(const std::string& fingerprint) {
+  const std::string key = " processes=";
+  const size_t at = fingerprint.rfind(key);
+  return at == std::string::npos ? 1 : std::atoi(fingerprint.c_str() + at + key.size());
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Classifier& model, const MomentumSgd& optimizer,
@@ -61,9 +68,16 @@ std::optional<TrainingPosition> load_checkpoint(const std::string& path, Classif
   if (metadata_value(file, "format", path) != kFormat)
     throw format_error(path + ": not a diffmix classifier checkpoint");
   const std::string& saved = metadata_value(file, "fingerprint", path);
-  if (saved != fingerprint)
+  if (saved != fingerprint) {
+    const int then = processes_of(saved), now = processes_of(fingerprint);
+    if (then != now)
+      throw invalid_argument(path + " was written by " + std::to_string(then) + " process" + (then > 1 ? "es" : "") +
+                             " training together and this run has " + std::to_string(now) +
+                             ": resume it with --nproc-per-node " + std::to_string(then) + " (or WORLD_SIZE=" +
+                             std::to_string(then) + "), or start over with --fresh");
     throw invalid_argument(path + " was written by a run with other settings; use another output folder or start "
                            "over with --fresh.\n  checkpoint: " + saved + "\n  this run:   " + fingerprint);
+  }
 
   // Split the file into model state and momentum buffers, then reuse the weight loader's checks.
   std::map<std::string, at::Tensor> model_state, momentum;

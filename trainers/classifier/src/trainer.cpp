@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <numeric>
 #include <optional>
 
 #include "diffmix/cancellation.hpp"
@@ -20,6 +22,7 @@
 #include "diffmix/data/loader.hpp"
 #include "diffmix/data/sample_stream.hpp"
 #include "diffmix/data/synthetic_cache.hpp"
+#include "diffmix/distributed.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/file_lock.hpp"
 #include "diffmix/io/image.hpp"
@@ -52,7 +55,7 @@ std::string synthetic_fingerprint(const SyntheticSettings& s) {
 }
 
 // Settings that must match for a checkpoint to be continued.
-std::string fingerprint(const TrainConfig& c) {
+std::string fingerprint(const TrainConfig& c, int processes) {
   const auto& d = c.data;
   std::string text = "arch=" + c.architecture + " seed=" + std::to_string(c.seed) + " data=" + d.train.kind + ":" +
                      d.train.root + ":" + d.train.split + " shots=" + std::to_string(d.train.shots) + " imbalance=" +
@@ -65,6 +68,8 @@ std::string fingerprint(const TrainConfig& c) {
   if (d.test.kind != d.train.kind || d.test.root != d.train.root)
     text += " test=" + d.test.kind + ":" + d.test.root + ":" + d.test.split;
   text += synthetic_fingerprint(c.synthetic);
+  // Only when several: single-process runs keep the fingerprint they always had.
+  if (processes > 1) text += " processes=" + std::to_string(processes);
   for (char& ch : text)
     if (ch == '\n') ch = ' ';
   return text;
@@ -157,20 +162,28 @@ struct Evaluation {
   std::vector<TestGroupAccuracy> groups;  // with evaluation groups only
 };
 
-// One pass over the test set, in its order (the test loader does not shuffle), so that sample n of the pass is image
-// n of the set and `groups` (may be null) can name its group.
-Evaluation evaluate(Classifier& model, data::Loader& loader, const at::Device& device,
-                    const std::optional<data::EvaluationGroups>& groups) {
+// One pass over this process's share of the test set, in its order (the test loader does not shuffle), so that
+// sample n of the pass is image first_sample + n of the set and `groups` (may be null) can name its group. With a
+// process group the counts of every share are summed, and every rank gets the whole set's accuracy.
+Evaluation evaluate(Classifier& model, data::Loader* loader, int64_t num_classes, int64_t first_sample,
+                    const at::Device& device, const std::optional<data::EvaluationGroups>& groups,
+                    dist::ProcessGroup* group) {
   model.eval();
-  AccuracyCounter counter = groups ? AccuracyCounter(loader.num_classes(), &groups->group_of,
+  AccuracyCounter counter = groups ? AccuracyCounter(num_classes, &groups->group_of,
                                                      static_cast<int64_t>(groups->names.size()))
-                                   : AccuracyCounter(loader.num_classes());
-  {
+                                   : AccuracyCounter(num_classes);
+  counter.start_at_sample(first_sample);
+  if (loader) {
     at::NoGradGuard no_grad;
-    loader.start_epoch(0);
-    while (auto batch = loader.next()) counter.add(model.forward(batch->images.to(device)), batch->labels);
+    loader->start_epoch(0);
+    while (auto batch = loader->next()) counter.add(model.forward(batch->images.to(device)), batch->labels);
   }
   model.train();
+  if (group && group->size() > 1) {
+    std::vector<at::Tensor> counts{counter.counts().to(device)};
+    group->all_reduce_sum(counts, "evaluation");
+    counter.set_counts(counts.front());
+  }
   Evaluation evaluation{counter.top1(), counter.mean_per_class(), counter.per_class(), {}};
   if (groups) {
     const std::vector<double> accuracy = counter.per_group();
@@ -306,6 +319,98 @@ std::vector<std::pair<std::string, at::Tensor>> named_parameters(Classifier& mod
   return result;
 }
 
+// This process's place among the processes that train one model together.
+struct Place {
+  dist::ProcessGroup* group = nullptr;  // null when training alone
+  int rank = 0;
+  int size = 1;
+  bool is_main() const { return rank == 0; }
+  bool shared() const { return size > 1; }
+};
+
+Place place_of(const RunOptions& options) {
+  if (!options.group) return {};
+  return {options.group.get(), options.group->rank(), options.group->size()};
+}
+
+// Whether rank 0 found the run finished; every rank follows its answer (the output folder need not be shared).
+bool main_says(const Place& place, bool answer, const std::string& what) {
+  if (!place.shared()) return answer;
+  std::vector<at::Tensor> flag{at::full({1}, answer ? 1 : 0, at::kLong)};
+  place.group->broadcast(flag, 0, what);
+  return flag.front().item<int64_t>() != 0;
+}
+
+// Rank 0's weights, BatchNorm statistics, momentum buffers and position, on every rank: only rank 0 reads a
+// checkpoint, and the others start where it does.
+TrainingPosition start_like_main(const Place& place, Classifier& model, MomentumSgd& optimizer,
+                                 const TrainingPosition& position, const at::Device& device) {
+  if (!place.shared()) return position;
+  std::vector<at::Tensor> state;
+  for (const auto& [name, parameter] : named_parameters(model)) state.push_back(parameter);
+  for (const auto& buffer : model.buffers(/*recurse=*/true)) state.push_back(buffer);
+  // Momentum buffers exist once a parameter has been updated: rank 0 says which, the others make room for them.
+  const auto parameters = named_parameters(model);
+  std::vector<at::Tensor> has_momentum{at::zeros({static_cast<int64_t>(parameters.size())}, at::kLong).to(device)};
+  if (place.is_main()) {
+    auto flags = at::zeros({static_cast<int64_t>(parameters.size())}, at::kLong);
+    for (size_t i = 0; i < parameters.size(); ++i)
+      flags[static_cast<int64_t>(i)] = static_cast<int64_t>(optimizer.momentum_buffers().count(parameters[i].first));
+    has_momentum.front() = flags.to(device);
+  }
+  place.group->broadcast(has_momentum, 0, "the optimizer state at the start");
+  const at::Tensor flags = has_momentum.front().cpu();
+  if (!place.is_main()) {
+    std::map<std::string, at::Tensor> zeros;
+    for (size_t i = 0; i < parameters.size(); ++i)
+      if (flags[static_cast<int64_t>(i)].item<int64_t>() != 0)
+        zeros[parameters[i].first] = at::zeros_like(parameters[i].second);
+    optimizer.load_momentum_buffers(zeros);
+  }
+  for (const auto& [name, buffer] : optimizer.momentum_buffers()) state.push_back(buffer);
+  dist::broadcast_from_main(*place.group, state, "the weights at the start");
+  std::vector<at::Tensor> where{
+      at::tensor({static_cast<double>(position.epoch), static_cast<double>(position.batch),
+                  static_cast<double>(position.step), position.loss_sum}, at::kDouble).to(device)};
+  place.group->broadcast(where, 0, "the position at the start");
+  const at::Tensor values = where.front().cpu();
+  return {static_cast<int64_t>(values[0].item<double>()), static_cast<int64_t>(values[1].item<double>()),
+          static_cast<int64_t>(values[2].item<double>()), values[3].item<double>()};
+}
+
+// BatchNorm's running statistics move on each rank with its own share; rank 0's are the model's, as
+// DistributedDataParallel's broadcast_buffers does.
+void copy_main_buffers(const Place& place, Classifier& model, const std::string& what) {
+  if (!place.shared()) return;
+  std::vector<at::Tensor> buffers;
+  for (const auto& buffer : model.buffers(/*recurse=*/true)) buffers.push_back(buffer);
+  dist::broadcast_from_main(*place.group, buffers, what);
+}
+
+// The mean loss of the whole batch and whether any rank was asked to stop, agreed by every rank, so that all of them
+// stop after the same step.
+std::pair<double, bool> agree_on_step(const Place& place, double loss, bool stop, const at::Device& device,
+                                      int64_t step) {
+  if (!place.shared()) return {loss, stop};
+  std::vector<at::Tensor> values{at::tensor({loss / place.size, stop ? 1.0 : 0.0}, at::kDouble).to(device)};
+  place.group->all_reduce_sum(values, "the loss of step " + std::to_string(step));
+  const at::Tensor agreed = values.front().cpu();
+  return {agreed[0].item<double>(), agreed[1].item<double>() > 0};
+}
+
+// This process's share of the test set: all of it alone, a contiguous part of it with others.
+data::DatasetPtr test_share(const data::DatasetPtr& test_set, const Place& place, int64_t& first_sample) {
+  const dist::Share share = dist::share_of(test_set->size(), place.rank, place.size);
+  first_sample = share.begin;
+  if (!place.shared()) return test_set;
+  if (share.end == share.begin) return nullptr;
+  std::vector<int64_t> indices(static_cast<size_t>(share.end - share.begin));
+  std::iota(indices.begin(), indices.end(), share.begin);
+  return std::make_shared<data::Subset>(test_set, std::move(indices),
+                                        "evaluation share " + std::to_string(place.rank + 1) + " of " +
+                                            std::to_string(place.size));
+}
+
 }  // namespace
 
 double worst_group_accuracy(const std::vector<TestGroupAccuracy>& groups) {
@@ -368,24 +473,33 @@ std::shared_ptr<SampleSource> create_stream_source(const TrainConfig& config, co
 }
 
 TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry, const RunOptions& options) {
+  const Place place = place_of(options);
   // A finished run is read back, not rebuilt: no dataset, model or sample source (which may fine-tune) is made.
-  const std::string run_fingerprint = fingerprint(config);
+  const std::string run_fingerprint = fingerprint(config, place.size);
   if (options.resume) {
-    if (auto done = finished_result(config, run_fingerprint)) {
+    const auto done = place.is_main() ? finished_result(config, run_fingerprint) : std::nullopt;
+    if (main_says(place, done.has_value(), "whether the run had finished")) {
+      if (!done) return TrainResult{config.output_dir};
       spdlog::info("{}: finished earlier (test top-1 {}); result.json is kept", config.output_dir, percent(done->top1));
       return *done;
     }
   }
+  if (place.shared() && config.synthetic.stream)
+    throw unsupported(config.source + ": [synthetic] source streams samples into training, which a single process "
+                      "does; with several processes fill a cache with `diffmix synthesize` and train on it");
   if (config.threads > 0) at::set_num_threads(config.threads);
   const at::Device device = run_device(config);
-  fs::create_directories(config.output_dir);
-  // One process trains into a folder at a time; holding its lock also makes it safe to remove the temporary copies a
-  // killed run left half-written there.
-  const auto lock = io::FileLock::try_acquire(config.output_dir + "/.lock");
-  if (!lock)
-    throw busy(config.output_dir + ": another process is training into this folder (it holds .lock); run one " +
-               "training per output folder");
-  io::remove_abandoned_temporaries(config.output_dir);
+  // Rank 0 alone writes the output folder. One process trains into a folder at a time; holding its lock also makes
+  // it safe to remove the temporary copies a killed run left half-written there.
+  std::optional<io::FileLock> lock;
+  if (place.is_main()) {
+    fs::create_directories(config.output_dir);
+    lock = io::FileLock::try_acquire(config.output_dir + "/.lock");
+    if (!lock)
+      throw busy(config.output_dir + ": another process is training into this folder (it holds .lock); run one " +
+                 "training per output folder");
+    io::remove_abandoned_temporaries(config.output_dir);
+  }
   const std::string checkpoint_path = config.output_dir + "/checkpoint.safetensors";
   const std::string metrics_path = config.output_dir + "/metrics.jsonl";
 
@@ -416,6 +530,8 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   train_options.batch_size = config.optim.batch_size;
   train_options.workers = config.data.workers;
   train_options.seed = config.seed;
+  train_options.shard = place.rank;
+  train_options.shards = place.size;
   // A last batch of one image would break BatchNorm; dropping the remainder is harmless as the order is reshuffled.
   train_options.drop_last = train_set->size() >= config.optim.batch_size;
   data::Loader train_loader(mixer, train_transforms(config.data, image_size), train_options, augmenters);
@@ -425,8 +541,15 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   test_options.batch_size = kEvalBatchSize;
   test_options.workers = config.data.workers;
   test_options.shuffle = false;
-  data::Loader test_loader(std::make_shared<data::Mixer>(test_set, nullptr), test_transforms(config.data, image_size),
-                           test_options);
+  int64_t first_test_sample = 0;
+  std::unique_ptr<data::Loader> test_loader;  // null for a process whose share of the test set is empty
+  if (const auto share = test_share(test_set, place, first_test_sample))
+    test_loader = std::make_unique<data::Loader>(std::make_shared<data::Mixer>(share, nullptr),
+                                                 test_transforms(config.data, image_size), test_options);
+  auto evaluate_now = [&](Classifier& model) {
+    copy_main_buffers(place, model, "BatchNorm statistics before evaluation");
+    return evaluate(model, test_loader.get(), num_classes, first_test_sample, device, test_groups, place.group);
+  };
 
   // Model and optimizer. The initial weights are a function of the seed.
   const int64_t in_channels = train_loader.make_batch(0, 0).images.size(1);
@@ -443,24 +566,30 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   const CosineWarmupSchedule schedule(config.optim.lr, total_steps, std::min(warmup, total_steps), config.optim.final_lr);
 
   TrainingPosition position;
-  if (options.resume) {
+  if (options.resume && place.is_main()) {
     if (auto saved = load_checkpoint(checkpoint_path, *model, optimizer, run_fingerprint)) {
       position = *saved;
       spdlog::info("resuming {} at epoch {} batch {} (step {})", config.output_dir, position.epoch + 1,
                    position.batch, position.step);
     }
   }
+  position = start_like_main(place, *model, optimizer, position, device);
+  std::vector<at::Tensor> parameters;
+  for (const auto& [name, parameter] : named_parameters(*model)) parameters.push_back(parameter);
 
   TrainResult result;
   result.output_dir = config.output_dir;
   result.class_names = train_set->class_names();
   result.train_size = train_set->size();
   result.test_size = test_set->size();
-  result.history = restore_metrics(metrics_path, position.epoch, result.class_names);
+  if (place.is_main()) result.history = restore_metrics(metrics_path, position.epoch, result.class_names);
   spdlog::info("training {} on {} ({} images, {} classes), testing on {} images; {} epochs × {} batches, augment: {}",
                config.architecture, train_set->name(), train_set->size(), num_classes, test_set->size(),
                config.optim.epochs, batches_per_epoch,
                augmenter_list(*augmenters));
+  if (place.shared())
+    spdlog::info("data parallel: {} processes, {} images of every batch of {} each", place.size,
+                 config.optim.batch_size / place.size, config.optim.batch_size);
 
   int64_t step = position.step;
   for (int64_t epoch = position.epoch; epoch < config.optim.epochs; ++epoch) {
@@ -478,7 +607,8 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
 
     // A stop request saves where the run is, so that the same command continues from there.
     auto interrupt = [&] {
-      save_checkpoint(checkpoint_path, *model, optimizer, {epoch, batch_index, step, loss_sum}, run_fingerprint);
+      if (place.is_main())
+        save_checkpoint(checkpoint_path, *model, optimizer, {epoch, batch_index, step, loss_sum}, run_fingerprint);
       throw cancelled("training interrupted at epoch " + std::to_string(epoch + 1) + " batch " +
                       std::to_string(batch_index) + "; the checkpoint is in " + checkpoint_path +
                       ": run the same command again to resume");
@@ -493,23 +623,30 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
       }
       if (!batch) break;
       lr = schedule.lr(step);
+      copy_main_buffers(place, *model, "BatchNorm statistics of step " + std::to_string(step + 1));
       const at::Tensor images = batch->images.to(device);
       const at::Tensor labels = smooth_labels(batch->labels.to(device), config.optim.label_smoothing);
-      const at::Tensor loss = soft_cross_entropy(model->forward(images), labels);
+      at::Tensor loss = soft_cross_entropy(model->forward(images), labels);
+      // Each rank's loss is the mean over its share; weighted by the share's size, the ranks' average gradient is
+      // the gradient of the whole batch's mean even when the shares differ by one image.
+      if (place.shared())
+        loss = loss * (static_cast<double>(images.size(0) * place.size) / train_loader.batch_length(batch_index));
       optimizer.zero_grad();
       loss.backward();
+      if (place.shared())
+        dist::average_gradients(*place.group, parameters, "the gradients of step " + std::to_string(step + 1));
       optimizer.step(lr);
       ++step;
       ++batch_index;
-      images_seen += images.size(0);
-      const double loss_value = loss.item<double>();
+      images_seen += train_loader.batch_length(batch_index - 1);
+      const auto [loss_value, stop] = agree_on_step(place, loss.item<double>(), cancel_requested(), device, step);
       loss_sum += loss_value;
       char note[64];
       std::snprintf(note, sizeof(note), "loss %.4f lr %.4g", loss_value, lr);
       progress.advance(1, note);
       if (options.on_step) options.on_step({epoch, batch_index - 1, step, total_steps, loss_value, lr});
       if (synthetic.stream) synthetic.stream->rethrow_if_failed();  // the sample source's error ends training
-      if (cancel_requested()) interrupt();
+      if (stop) interrupt();
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
     progress.finish();
@@ -525,7 +662,7 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     metrics.seconds = seconds;
     metrics.images_per_second = seconds > 0 ? images_seen / seconds : 0.0;
     if ((epoch + 1) % config.optim.eval_every == 0 || epoch + 1 == config.optim.epochs) {
-      const Evaluation evaluation = evaluate(*model, test_loader, device, test_groups);
+      const Evaluation evaluation = evaluate_now(*model);
       result.test_groups = evaluation.groups;
       metrics.evaluated = true;
       metrics.top1 = evaluation.top1;
@@ -536,20 +673,23 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
       spdlog::info("epoch {}/{}: test top-1 {} (mean per class {})", epoch + 1, config.optim.epochs,
                    percent(metrics.top1), percent(metrics.mean_per_class));
     // Metrics first, then the checkpoint: a kill in between repeats the epoch, and its line is rewritten on resume.
-    append_metrics(metrics_path, metrics, result.class_names);
+    if (place.is_main()) append_metrics(metrics_path, metrics, result.class_names);
     result.history.push_back(metrics);
-    save_checkpoint(checkpoint_path, *model, optimizer, {epoch + 1, 0, step, 0.0}, run_fingerprint);
+    if (place.is_main())
+      save_checkpoint(checkpoint_path, *model, optimizer, {epoch + 1, 0, step, 0.0}, run_fingerprint);
   }
 
   // A run resumed after its last evaluation has that epoch's numbers but not its groups: it evaluates once more.
   const bool groups_missing = test_groups && result.test_groups.empty();
-  if (result.history.empty() || !result.history.back().evaluated || groups_missing) {
-    const Evaluation evaluation = evaluate(*model, test_loader, device, test_groups);
+  const bool evaluate_again = result.history.empty() || !result.history.back().evaluated || groups_missing;
+  // Rank 0 alone knows the history of a resumed run; the others evaluate with it or not at all.
+  if (main_says(place, evaluate_again, "whether to evaluate once more")) {
+    const Evaluation evaluation = evaluate_now(*model);
     result.top1 = evaluation.top1;
     result.mean_per_class = evaluation.mean_per_class;
     result.per_class = evaluation.per_class;
     result.test_groups = evaluation.groups;
-  } else {
+  } else if (!result.history.empty()) {
     result.top1 = result.history.back().top1;
     result.mean_per_class = result.history.back().mean_per_class;
     result.per_class = result.history.back().per_class;
@@ -563,13 +703,15 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   if (const EpochMetrics* best = best_evaluated_epoch(result.history); best && config.optim.eval_every > 1)
     spdlog::info("test top-1 {} after the last epoch; best of the evaluated epochs (every {}): {} after epoch {}",
                  percent(result.top1), config.optim.eval_every, percent(best->top1), best->epoch);
-  save_weights(*model, config.output_dir + "/model.safetensors");
-  write_result(config.output_dir + "/result.json", result, run_fingerprint);
+  if (place.is_main()) {
+    save_weights(*model, config.output_dir + "/model.safetensors");
+    write_result(config.output_dir + "/result.json", result, run_fingerprint);
+  }
   return result;
 }
 
 std::optional<TrainResult> read_finished_run(const TrainConfig& config) {
-  return finished_result(config, fingerprint(config));
+  return finished_result(config, fingerprint(config, 1));
 }
 
 }  // namespace dmx::classifier

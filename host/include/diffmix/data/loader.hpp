@@ -10,8 +10,8 @@
 // Batch b of epoch e holds the samples at positions [b·N, (b+1)·N) of the epoch's permutation (a function of
 // (seed, e)); each sample's Mixer choice and transform randomness are functions of (seed, e, sample index). So the
 // batches do not depend on the number of workers or on thread timing, and start_epoch(e, b) resumes an interrupted
-// epoch at batch b with exactly the batches the original run would have produced. Batch augmenters run on the calling thread, in next(),
-// with step = e·batches_per_epoch() + b.
+// epoch at batch b with exactly the batches the original run would have produced. Batch augmenters run on the calling
+// thread, in next(), with step = e·batches_per_epoch() + b; with shards they see this process's part of the batch.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +37,10 @@ struct LoaderOptions {
   // A sample whose image cannot be decoded is an error naming the file, or, when true, is logged and replaced by
   // the next position's sample (deterministically).
   bool skip_bad_images = false;
+  // Data-parallel training: this process loads part `shard` of `shards` of every batch (contiguous parts, as equal as
+  // possible). The batches, their order and every sample's randomness stay those of a single process.
+  int shard = 0;
+  int shards = 1;
 };
 
 class Loader {
@@ -54,6 +58,8 @@ class Loader {
   std::optional<Batch> next();
 
   int64_t batches_per_epoch() const;
+  // Samples in batch `batch` over all shards (batch_size, or fewer in a last partial batch).
+  int64_t batch_length(int64_t batch) const;
   // Index of the batch the next call to next() returns.
   int64_t next_batch_index() const;
   int64_t num_classes() const { return mixer_->num_classes(); }

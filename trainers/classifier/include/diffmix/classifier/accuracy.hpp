@@ -30,9 +30,17 @@ class AccuracyCounter {
   // Samples seen per group.
   const std::vector<int64_t>& group_seen() const { return group_seen_; }
 
+  // Every count as one int64 tensor, and the sum of such tensors back: processes that each score a share of a test
+  // set add their counts up (an all-reduce) and read the whole set's accuracy.
+  at::Tensor counts() const;
+  void set_counts(const at::Tensor& counts);
+  // The index in group_of of the next sample add() sees (a share that starts part-way into the test set).
+  void start_at_sample(int64_t sample) { next_sample_ = sample; }
+
  private:
   int64_t num_classes_;
   int64_t seen_ = 0;
+  int64_t next_sample_ = 0;
   int64_t correct_ = 0;
   std::vector<int64_t> class_seen_;
   std::vector<int64_t> class_correct_;

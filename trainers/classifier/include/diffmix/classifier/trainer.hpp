@@ -15,6 +15,12 @@
 //
 // Interruption: when dmx::request_cancel() is called (SIGINT in the CLI), the run finishes its current step, writes a
 // checkpoint and throws dmx::cancelled; running again continues exactly where it stopped.
+//
+// Data parallel (RunOptions::group): every process of the group runs train_classifier with the same config. Each
+// loads its share of every batch, gradients are averaged, and the weights stay equal on every rank; rank 0 alone
+// writes into output_dir. BatchNorm normalises each share by its own statistics (as DistributedDataParallel without
+// SyncBatchNorm) and rank 0's running statistics are copied to the others before every step. A checkpoint is only
+// continued by the same number of processes.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +40,9 @@
 namespace dmx {
 class PluginRegistry;
 class SampleSource;
+}
+namespace dmx::dist {
+class ProcessGroup;
 }
 
 namespace dmx::classifier {
@@ -105,6 +114,9 @@ struct StepInfo {
 struct RunOptions {
   bool resume = true;                            // continue from output_dir/checkpoint.safetensors when present
   std::function<void(const StepInfo&)> on_step;  // after every optimizer step
+  // Train data-parallel with the other processes of this group (null: alone). On ranks other than 0 the result of a
+  // run that had finished earlier holds only output_dir.
+  std::shared_ptr<dist::ProcessGroup> group;
 };
 
 TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry, const RunOptions& options = {});

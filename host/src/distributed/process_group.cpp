@@ -1,0 +1,201 @@
+#include "diffmix/distributed.hpp"
+
+#include <c10/util/Exception.h>
+#include <c10/util/intrusive_ptr.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if DIFFMIX_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <exception>
+#include <thread>
+
+#include "diffmix/error.hpp"
+#include "diffmix/torch_compat.hpp"
+
+namespace dmx::dist {
+namespace {
+
+// Where a rank that fails leaves its message, and where the ranks that saw a collective fail check in.
+std::string failure_key(int rank) { return "diffmix/failed/" + std::to_string(rank); }
+std::string answer_key(int rank) { return "diffmix/answered/" + std::to_string(rank); }
+
+// How long the ranks that saw a collective fail wait for each other before naming the ones that did not check in.
+constexpr auto kCheckInWait = std::chrono::seconds(3);
+
+bool is_loopback(const std::string& address) {
+  return address == "localhost" || address.rfind("127.", 0) == 0 || address == "::1";
+}
+
+// LibTorch's errors end in a C++ stack trace; the message alone is what a user needs.
+std::string cause_of(const std::exception& error) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&error)) return torch_error->what_without_backtrace();
+  return error.what();
+}
+
+std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
+  // On one host, the loopback interface; across hosts, GLOO_SOCKET_IFNAME or this host's name, as torch.distributed.
+  if (is_loopback(world.master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"))
+    return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+c10::intrusive_ptr<compat::CollectiveBackend> make_backend(const c10::intrusive_ptr<c10d::Store>& store,
+                                                          const World& world, const GroupOptions& options) {
+  if (options.backend == Backend::Gloo) {
+    auto gloo = c10d::ProcessGroupGloo::Options::create(options.timeout);
+    gloo->devices.push_back(gloo_device(world));
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, world.rank, world.size, gloo);
+  }
+#if DIFFMIX_WITH_NCCL
+  auto nccl = c10d::ProcessGroupNCCL::Options::create();
+  nccl->timeout = options.timeout;
+  return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, world.rank, world.size, nccl);
+#else
+  throw unsupported("distributed backend nccl: this build of LibTorch has no NCCL; use backend gloo");
+#endif
+}
+
+}  // namespace
+
+struct ProcessGroup::State {
+  World world;
+  GroupOptions options;
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<compat::CollectiveBackend> backend;
+};
+
+bool backend_available(Backend backend) {
+#if DIFFMIX_WITH_NCCL
+  return backend == Backend::Gloo || compat::cuda_available();
+#else
+  return backend == Backend::Gloo;
+#endif
+}
+
+std::shared_ptr<ProcessGroup> ProcessGroup::connect(const World& world, const GroupOptions& options) {
+  if (world.size < 1 || world.rank < 0 || world.rank >= world.size)
+    throw invalid_argument("distributed: rank " + std::to_string(world.rank) + " is outside a world of " +
+                           std::to_string(world.size));
+  if (!backend_available(options.backend))
+    throw unsupported(std::string("distributed backend ") + to_string(options.backend) +
+                      " is not available in this build of LibTorch");
+  const std::string where = world.master_addr + ":" + std::to_string(world.master_port);
+  auto state = std::make_unique<State>();
+  state->world = world;
+  state->options = options;
+  try {
+    c10d::TCPStoreOptions store_options;
+    store_options.port = static_cast<std::uint16_t>(world.master_port);
+    store_options.isServer = world.rank == 0;
+    store_options.numWorkers = static_cast<size_t>(world.size);
+    store_options.waitWorkers = true;
+    store_options.timeout = options.timeout;
+    state->store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, store_options);
+    state->backend = make_backend(state->store, world, options);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw io_error("distributed: rank " + std::to_string(world.rank) + " of " + std::to_string(world.size) +
+                   " could not join the group at " + where + " (MASTER_ADDR:MASTER_PORT) within " +
+                   std::to_string(options.timeout.count() / 1000) + " s: " + cause_of(error));
+  }
+  spdlog::debug("distributed: rank {} of {} joined at {} ({})", world.rank, world.size, where,
+                to_string(options.backend));
+  return std::shared_ptr<ProcessGroup>(new ProcessGroup(std::move(state)));
+}
+
+ProcessGroup::ProcessGroup(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ProcessGroup::~ProcessGroup() = default;
+
+int ProcessGroup::rank() const { return state_->world.rank; }
+int ProcessGroup::size() const { return state_->world.size; }
+Backend ProcessGroup::backend() const { return state_->options.backend; }
+
+void ProcessGroup::report_failure(const std::string& message) noexcept {
+  try {
+    state_->store->setTimeout(std::chrono::seconds(2));
+    state_->store->set(failure_key(rank()), bytes(message));
+  } catch (...) {
+    // The store is gone with rank 0; the others find out by themselves.
+  }
+}
+
+// A collective failed: the peers' connections closed (a rank died) or the timeout passed (a rank hung). The ranks
+// that saw it check in at the store, wait a moment for each other, and name the ranks that did not, with the message
+// a failed rank left.
+void ProcessGroup::fail(const std::string& what, const std::string& cause) {
+  const std::string prefix = "distributed: rank " + std::to_string(rank()) + ": " + what + " failed";
+  std::string missing;
+  try {
+    state_->store->setTimeout(std::chrono::seconds(2));
+    state_->store->set(answer_key(rank()), bytes("1"));
+    std::this_thread::sleep_for(kCheckInWait);
+    for (int other = 0; other < size(); ++other) {
+      if (other == rank() || state_->store->check({answer_key(other)})) continue;
+      std::string reason = "did not answer (crashed, killed or hung)";
+      if (state_->store->check({failure_key(other)})) {
+        const auto message = state_->store->get(failure_key(other));
+        reason = "failed: " + std::string(message.begin(), message.end());
+      }
+      missing += (missing.empty() ? "" : "; ") + std::string("rank ") + std::to_string(other) + " " + reason;
+    }
+  } catch (const std::exception&) {
+    throw io_error(prefix + ": rank 0, which serves the rendezvous store at " + state_->world.master_addr + ":" +
+                   std::to_string(state_->world.master_port) + ", is gone (" + cause + ")");
+  }
+  if (missing.empty()) missing = "every rank answered; the collective itself failed";
+  throw io_error(prefix + ": " + missing + " (" + cause + ")");
+}
+
+void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors, const std::string& what) {
+  try {
+    // One collective per tensor, all started before the first is waited for (a vector handed to one call would mean
+    // one tensor per device to c10d).
+    std::vector<c10::intrusive_ptr<c10d::Work>> pending;
+    for (auto& tensor : tensors) {
+      std::vector<at::Tensor> one{tensor};
+      pending.push_back(state_->backend->allreduce(one));
+    }
+    for (auto& work : pending) work->wait();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& error) {
+    fail(what, cause_of(error));
+  }
+}
+
+void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root, const std::string& what) {
+  c10d::BroadcastOptions options;
+  options.rootRank = root;
+  try {
+    std::vector<c10::intrusive_ptr<c10d::Work>> pending;
+    for (auto& tensor : tensors) {
+      std::vector<at::Tensor> one{tensor};
+      pending.push_back(state_->backend->broadcast(one, options));
+    }
+    for (auto& work : pending) work->wait();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& error) {
+    fail(what, cause_of(error));
+  }
+}
+
+void ProcessGroup::barrier(const std::string& what) {
+  try {
+    state_->backend->barrier()->wait();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& error) {
+    fail(what, cause_of(error));
+  }
+}
+
+}  // namespace dmx::dist
