@@ -103,6 +103,27 @@ TEST_F(SafetensorsTest, TensorIsOwnedAndOutlivesTheFile) {
   EXPECT_TRUE(at::equal(kept, at::full({3}, 2.0)));
 }
 
+// Reading a tensor lets go of the mapped pages it came from (loading a model does not hold the file and its copy
+// together): the process's resident memory does not grow by the file, and reading again gives the same values.
+TEST_F(SafetensorsTest, ReadingATensorReleasesItsMappedPages) {
+  const auto file_path = path("large.safetensors");
+  const at::Tensor values = at::arange(16 << 20, at::kFloat);  // 64 MiB
+  dmx::io::save_safetensors(file_path, {{"w", values}});
+  const auto resident_mib = [] {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024;
+    return -1.0;
+  };
+  const auto file = SafetensorsFile::open(file_path);
+  const double before = resident_mib();
+  const at::Tensor first = file.tensor("w");
+  const double after = resident_mib();
+  EXPECT_LT(after - before, 64 + 32) << "the copy (64 MiB) is resident, the mapped file is not";
+  EXPECT_TRUE(at::equal(first, values));
+  EXPECT_TRUE(at::equal(file.tensor("w"), values));
+}
+
 TEST_F(SafetensorsTest, DataAreaIsEightByteAligned) {
   const auto file_path = path("aligned.safetensors");
   dmx::io::save_safetensors(file_path, {{"odd_name_length", at::ones({1})}});
