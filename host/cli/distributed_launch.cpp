@@ -211,7 +211,8 @@ Membership join_group(const DistributedOptions& options, const std::string& devi
   const auto world = dist::world_from_environment();
   if (!world) return {};
   dist::GroupOptions group_options;
-  group_options.backend = options.backend.empty() ? dist::default_backend(device) : dist::parse_backend(options.backend);
+  group_options.backend =
+      options.backend.empty() ? dist::default_backend(device) : dist::parse_backend(options.backend);
   group_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout_s * 1000));
   if (world->rank > 0) {
     // N copies of every progress line say nothing more than rank 0's.

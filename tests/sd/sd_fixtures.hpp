@@ -11,6 +11,10 @@ namespace dmx::test {
 
 // The fixture set: $DIFFMIX_SD_FIXTURES, else the copy kept in the source tree.
 inline std::string sd_fixture_dir() { return env_or("DIFFMIX_SD_FIXTURES", source_dir() + "/tests/fixtures/sd-tiny"); }
+// The tiny diffusers model of the fixture set.
+inline std::string sd_fixture_model_dir() { return sd_fixture_dir() + "/model"; }
+// The file name diffusers gives a UNet's or VAE's weights.
+inline constexpr const char* kDiffusersWeightsFile = "diffusion_pytorch_model.safetensors";
 
 // max|actual - expected| / max|expected|: one number per tensor, comparable across scales.
 inline double relative_error(const at::Tensor& actual, const at::Tensor& expected) {

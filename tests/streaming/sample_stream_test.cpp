@@ -23,7 +23,7 @@ using dmx::data::SyntheticCache;
 using dmx::test::CountingOptions;
 using dmx::test::CountingSource;
 
-std::string fresh_dir(const std::string& name) { return dmx::test::fresh_dir("stream-test", name); }
+std::string stream_dir(const std::string& name) { return dmx::test::fresh_dir("stream-test", name); }
 
 SampleStreamOptions options_for(const std::string& cache, int64_t total) {
   SampleStreamOptions options;
@@ -61,7 +61,7 @@ class StreamTest : public ::testing::Test {
 };
 
 TEST_F(StreamTest, PersistsEverySampleInOrderUpToTheTotal) {
-  const auto dir = fresh_dir("basic");
+  const auto dir = stream_dir("basic");
   auto source = std::make_shared<CountingSource>();
   EXPECT_EQ(run_to_end(source, options_for(dir, 10)), 10);
   EXPECT_EQ(source->prepared, 1);
@@ -76,7 +76,7 @@ TEST_F(StreamTest, PersistsEverySampleInOrderUpToTheTotal) {
 }
 
 TEST_F(StreamTest, EndsWhenTheSourceRunsOut) {
-  const auto dir = fresh_dir("runs-out");
+  const auto dir = stream_dir("runs-out");
   CountingOptions counting;
   counting.limit = 3;
   EXPECT_EQ(run_to_end(std::make_shared<CountingSource>(counting), options_for(dir, 10)), 3);
@@ -84,7 +84,7 @@ TEST_F(StreamTest, EndsWhenTheSourceRunsOut) {
 }
 
 TEST_F(StreamTest, ARerunReusesTheCacheAndSeeksToTheFirstMissingSample) {
-  const auto dir = fresh_dir("resume");
+  const auto dir = stream_dir("resume");
   ASSERT_EQ(run_to_end(std::make_shared<CountingSource>(), options_for(dir, 4)), 4);
   auto source = std::make_shared<CountingSource>();
   {
@@ -103,7 +103,7 @@ TEST_F(StreamTest, ARerunReusesTheCacheAndSeeksToTheFirstMissingSample) {
 }
 
 TEST_F(StreamTest, ASourceThatCannotSeekCannotResume) {
-  const auto dir = fresh_dir("no-seek");
+  const auto dir = stream_dir("no-seek");
   CountingOptions counting;
   counting.seekable = false;
   ASSERT_EQ(run_to_end(std::make_shared<CountingSource>(counting), options_for(dir, 3)), 3);  // a fresh cache works
@@ -121,7 +121,7 @@ TEST_F(StreamTest, ASourceThatCannotStreamIsRefusedByName) {
   CountingOptions counting;
   counting.streams = false;
   try {
-    SampleStream stream(std::make_shared<CountingSource>(counting), 2, options_for(fresh_dir("no-stream"), 3));
+    SampleStream stream(std::make_shared<CountingSource>(counting), 2, options_for(stream_dir("no-stream"), 3));
     FAIL() << "streamed from a paper-mode source";
   } catch (const dmx::Error& error) {
     EXPECT_EQ(error.category(), dmx::ErrorCategory::Unsupported);
@@ -130,7 +130,7 @@ TEST_F(StreamTest, ASourceThatCannotStreamIsRefusedByName) {
 }
 
 TEST_F(StreamTest, TheSourcesErrorStopsTheStreamAndIsRethrownUnchanged) {
-  const auto dir = fresh_dir("error");
+  const auto dir = stream_dir("error");
   CountingOptions counting;
   counting.fail_at = 5;
   SampleStream stream(std::make_shared<CountingSource>(counting), 2, options_for(dir, 10));
@@ -150,7 +150,7 @@ TEST_F(StreamTest, TheSourcesErrorStopsTheStreamAndIsRethrownUnchanged) {
 }
 
 TEST_F(StreamTest, ACancelRequestEndsTheStreamAndARerunContinuesIt) {
-  const auto dir = fresh_dir("cancel");
+  const auto dir = stream_dir("cancel");
   CountingOptions counting;
   counting.cancel_at = 3;  // sample 3 is made, then the producer sees the request
   {
@@ -168,7 +168,7 @@ TEST_F(StreamTest, ACancelRequestEndsTheStreamAndARerunContinuesIt) {
 }
 
 TEST_F(StreamTest, SynchronousEpochsUseAFixedNumberOfSamplesAndWaitForThem) {
-  auto options = options_for(fresh_dir("sync"), 8);
+  auto options = options_for(stream_dir("sync"), 8);
   options.synchronous = true;
   options.per_epoch = 3;
   SampleStream stream(std::make_shared<CountingSource>(), 2, options);
@@ -182,13 +182,13 @@ TEST_F(StreamTest, SynchronousEpochsUseAFixedNumberOfSamplesAndWaitForThem) {
   // A source that runs out early gives the same smaller number in every run.
   CountingOptions counting;
   counting.limit = 5;
-  options.cache = fresh_dir("sync-short");
+  options.cache = stream_dir("sync-short");
   SampleStream short_stream(std::make_shared<CountingSource>(counting), 2, options);
   EXPECT_EQ(short_stream.usable_size(2), 5);
 }
 
 TEST_F(StreamTest, ASynchronousWaitEndsOnACancelRequest) {
-  auto options = options_for(fresh_dir("sync-cancel"), 10);
+  auto options = options_for(stream_dir("sync-cancel"), 10);
   options.synchronous = true;
   options.per_epoch = 5;
   CountingOptions counting;
@@ -223,7 +223,7 @@ std::shared_ptr<dmx::SampleSource> blend_source(dmx::PluginRegistry& registry, d
 TEST_F(StreamTest, APluginStreamKilledMidSampleResumesToTheSameCache) {
   auto registry = test_registry();
   auto dataset = std::make_shared<dmx::test::MemoryDataset>(std::vector<int64_t>{4, 4, 4});
-  const auto straight = fresh_dir("plugin-straight"), killed = fresh_dir("plugin-killed");
+  const auto straight = stream_dir("plugin-straight"), killed = stream_dir("plugin-killed");
   for (const auto& dir : {straight, killed}) {
     SampleStream stream(blend_source(registry, dataset), 3, options_for(dir, 8));
     ASSERT_EQ(stream.wait_for(8), 8);
@@ -251,7 +251,7 @@ TEST_F(StreamTest, APluginsErrorKeepsItsCategoryAndMessage) {
   // Every image fails to decode, so blend_source's first next() fails reading its reference image.
   auto dataset = std::make_shared<dmx::test::MemoryDataset>(std::vector<int64_t>{2, 2},
                                                             std::set<int64_t>{0, 1, 2, 3});
-  SampleStream stream(blend_source(registry, dataset), 2, options_for(fresh_dir("plugin-error"), 4));
+  SampleStream stream(blend_source(registry, dataset), 2, options_for(stream_dir("plugin-error"), 4));
   try {
     stream.wait_for(4);
     FAIL() << "no error";

@@ -13,7 +13,7 @@ namespace {
 using dmx::test::CountingOptions;
 using dmx::test::CountingSource;
 
-std::string fresh_dir(const std::string& name) { return dmx::test::fresh_dir("streaming-dataset-test", name); }
+std::string dataset_dir(const std::string& name) { return dmx::test::fresh_dir("streaming-dataset-test", name); }
 
 dmx::StreamingOptions synchronous_options(const std::string& cache) {
   dmx::StreamingOptions options;
@@ -32,8 +32,8 @@ auto real_set() { return std::make_shared<dmx::test::MemoryDataset>(std::vector<
 
 TEST(StreamingDataset, SynchronousEpochsGiveTheSameExamplesInEveryRun) {
   const auto real = real_set();
-  dmx::StreamingDataset first(real, std::make_shared<CountingSource>(), to_float(), synchronous_options(fresh_dir("a")));
-  dmx::StreamingDataset second(real, std::make_shared<CountingSource>(), to_float(), synchronous_options(fresh_dir("b")));
+  dmx::StreamingDataset first(real, std::make_shared<CountingSource>(), to_float(), synchronous_options(dataset_dir("a")));
+  dmx::StreamingDataset second(real, std::make_shared<CountingSource>(), to_float(), synchronous_options(dataset_dir("b")));
   ASSERT_EQ(first.size(), 40u);
   int64_t synthetic = 0;
   for (uint64_t epoch = 0; epoch < 3; ++epoch) {
@@ -57,7 +57,7 @@ TEST(StreamingDataset, SynchronousEpochsGiveTheSameExamplesInEveryRun) {
 
 TEST(StreamingDataset, CopiesShareTheEpochAndTheStream) {
   dmx::StreamingDataset dataset(real_set(), std::make_shared<CountingSource>(), to_float(),
-                                synchronous_options(fresh_dir("copies")));
+                                synchronous_options(dataset_dir("copies")));
   const dmx::StreamingDataset copy = dataset;
   dataset.set_epoch(2);
   EXPECT_EQ(copy.epoch(), 2u);
@@ -69,7 +69,7 @@ TEST(StreamingDataset, CopiesShareTheEpochAndTheStream) {
 TEST(StreamingDataset, TheSourcesErrorReachesGet) {
   CountingOptions counting;
   counting.fail_at = 0;
-  auto options = synchronous_options(fresh_dir("error"));
+  auto options = synchronous_options(dataset_dir("error"));
   dmx::StreamingDataset dataset(real_set(), std::make_shared<CountingSource>(counting), to_float(), options);
   dataset.set_epoch(1);
   try {
@@ -83,7 +83,7 @@ TEST(StreamingDataset, TheSourcesErrorReachesGet) {
 }
 
 TEST(StreamingDataset, ASynchronousStreamNeedsPerEpoch) {
-  auto options = synchronous_options(fresh_dir("per-epoch"));
+  auto options = synchronous_options(dataset_dir("per-epoch"));
   options.per_epoch = 0;
   EXPECT_THROW(dmx::StreamingDataset(real_set(), std::make_shared<CountingSource>(), to_float(), options), dmx::Error);
 }

@@ -15,16 +15,15 @@ using dmx::sd::CLIPTextModel;
 using dmx::test::kParityTolerance;
 using dmx::test::relative_error;
 
-std::string model_dir() { return dmx::test::sd_fixture_dir() + "/model"; }
 
 TEST(CLIPTextModelParity, MatchesTransformersOutputs) {
   c10::InferenceMode inference;
-  const auto model = CLIPTextModel::load(model_dir());
+  const auto model = CLIPTextModel::load(dmx::test::sd_fixture_model_dir());
   const auto fixture = dmx::test::open_case("text_encoder");
   const auto ids = fixture.tensor("input_ids");
 
   // The ids themselves come from our tokenizer.
-  const auto tokenizer = dmx::sd::CLIPTokenizer::load(model_dir() + "/tokenizer");
+  const auto tokenizer = dmx::sd::CLIPTokenizer::load(dmx::test::sd_fixture_model_dir() + "/tokenizer");
   const auto prompts = dmx::test::case_meta(fixture, "prompts").get<std::vector<std::string>>();
   EXPECT_TRUE(at::equal(tokenizer.encode_batch(prompts).input_ids, ids));
 
@@ -43,7 +42,7 @@ TEST(CLIPTextModelParity, MatchesTransformersOutputs) {
 
 TEST(CLIPTextModelTest, RejectsBadInputs) {
   c10::InferenceMode inference;
-  const auto model = CLIPTextModel::load(model_dir());
+  const auto model = CLIPTextModel::load(dmx::test::sd_fixture_model_dir());
   const auto vocab = model.config().vocab_size;
   EXPECT_THROW(model.forward(at::zeros({1, 78}, at::kLong)), dmx::Error);           // longer than the position table
   EXPECT_THROW(model.forward(at::full({1, 4}, vocab, at::kLong)), dmx::Error);      // id outside the vocabulary
@@ -52,8 +51,8 @@ TEST(CLIPTextModelTest, RejectsBadInputs) {
 }
 
 TEST(CLIPTextModelTest, MisShapedWeightNamesItAndTheFile) {
-  auto weights = dmx::sd::StateDict::load(model_dir() + "/text_encoder/model.safetensors");
-  auto config = dmx::sd::CLIPTextConfig::read(dmx::sd::ConfigFile::open(model_dir() + "/text_encoder/config.json"));
+  auto weights = dmx::sd::StateDict::load(dmx::test::sd_fixture_model_dir() + "/text_encoder/model.safetensors");
+  auto config = dmx::sd::CLIPTextConfig::read(dmx::sd::ConfigFile::open(dmx::test::sd_fixture_model_dir() + "/text_encoder/config.json"));
   config.encoder.intermediate_size += 1;
   try {
     CLIPTextModel::load(weights, "text_model", config);

@@ -16,11 +16,10 @@ using namespace dmx::sd;
 using dmx::test::kParityTolerance;
 using dmx::test::relative_error;
 
-std::string model_dir() { return dmx::test::sd_fixture_dir() + "/model"; }
 
 struct Loaded {
-  CLIPTokenizer tokenizer = CLIPTokenizer::load(model_dir() + "/tokenizer");
-  CLIPTextModel text_encoder = CLIPTextModel::load(model_dir());
+  CLIPTokenizer tokenizer = CLIPTokenizer::load(dmx::test::sd_fixture_model_dir() + "/tokenizer");
+  CLIPTextModel text_encoder = CLIPTextModel::load(dmx::test::sd_fixture_model_dir());
 };
 
 TEST(TextualInversionParity, MatchesDiffusersLoadTextualInversion) {

@@ -17,7 +17,6 @@ using dmx::test::NamedTensors;
 using dmx::test::relative_error;
 using dmx::test::sd_fixture_dir;
 
-const char* const kWeights = "diffusion_pytorch_model.safetensors";
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -32,7 +31,7 @@ TEST(UNetConfigVariants, LinearProjectionMatchesConvProjection) {
   const auto reference = dmx::io::SafetensorsFile::open(sd_fixture_dir() + "/cases/unet.safetensors");
   const bool uses_linear =
       dmx::sd::UNet2DConditionConfig::load(sd_fixture_dir() + "/model/unet/config.json").use_linear_projection;
-  const ComponentCopy copy(sd_fixture_dir() + "/model/unet", kWeights, [&](NamedTensors& tensors) {
+  const ComponentCopy copy(sd_fixture_dir() + "/model/unet", dmx::test::kDiffusersWeightsFile, [&](NamedTensors& tensors) {
     for (auto& [name, tensor] : tensors) {
       if (!ends_with(name, "proj_in.weight") && !ends_with(name, "proj_out.weight")) continue;
       // [out, in, 1, 1] <-> [out, in]
@@ -49,7 +48,7 @@ TEST(UNetConfigVariants, LinearProjectionMatchesConvProjection) {
 TEST(UNetConfigVariants, PerBlockHeadCountsAndNumAttentionHeads) {
   const auto reference = dmx::io::SafetensorsFile::open(sd_fixture_dir() + "/cases/unet.safetensors");
   const auto config = dmx::sd::UNet2DConditionConfig::load(sd_fixture_dir() + "/model/unet/config.json");
-  const ComponentCopy copy(sd_fixture_dir() + "/model/unet", kWeights, [](NamedTensors&) {});
+  const ComponentCopy copy(sd_fixture_dir() + "/model/unet", dmx::test::kDiffusersWeightsFile, [](NamedTensors&) {});
 
   copy.edit_config([&](nlohmann::json& json) { json["attention_head_dim"] = config.num_attention_heads; });
   auto unet = dmx::sd::UNet2DConditionModel::load(copy.dir());
@@ -67,7 +66,7 @@ TEST(UNetConfigVariants, PerBlockHeadCountsAndNumAttentionHeads) {
 
 TEST(UNetConfigVariants, HeadCountMustDivideTheChannels) {
   const auto config = dmx::sd::UNet2DConditionConfig::load(sd_fixture_dir() + "/model/unet/config.json");
-  const ComponentCopy copy(sd_fixture_dir() + "/model/unet", kWeights, [](NamedTensors&) {});
+  const ComponentCopy copy(sd_fixture_dir() + "/model/unet", dmx::test::kDiffusersWeightsFile, [](NamedTensors&) {});
   copy.edit_config([&](nlohmann::json& json) { json["attention_head_dim"] = config.block_out_channels[0] + 1; });
   try {
     dmx::sd::UNet2DConditionModel::load(copy.dir());
@@ -79,7 +78,7 @@ TEST(UNetConfigVariants, HeadCountMustDivideTheChannels) {
 }
 
 TEST(UNetConfigVariants, UnsupportedFeatureIsNamed) {
-  const ComponentCopy copy(sd_fixture_dir() + "/model/unet", kWeights, [](NamedTensors&) {});
+  const ComponentCopy copy(sd_fixture_dir() + "/model/unet", dmx::test::kDiffusersWeightsFile, [](NamedTensors&) {});
   copy.edit_config([](nlohmann::json& json) { json["class_embed_type"] = "timestep"; });
   try {
     dmx::sd::UNet2DConditionModel::load(copy.dir());

@@ -14,7 +14,6 @@ using dmx::test::ComponentCopy;
 using dmx::test::NamedTensors;
 using dmx::test::sd_fixture_dir;
 
-const char* const kWeights = "diffusion_pytorch_model.safetensors";
 // The mid block's cross-attention exists in every SD 1.x/2.x UNet, whatever the config's sizes.
 const char* const kCrossAttentionKey = "mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight";
 
@@ -33,15 +32,15 @@ std::pair<std::string, dmx::ErrorCategory> load_error(Load&& load) {
 }
 
 TEST(UNetWeights, MissingWeightIsNamed) {
-  const ComponentCopy copy(unet_dir(), kWeights, [](NamedTensors& t) { dmx::test::remove_tensor(t, kCrossAttentionKey); });
+  const ComponentCopy copy(unet_dir(), dmx::test::kDiffusersWeightsFile, [](NamedTensors& t) { dmx::test::remove_tensor(t, kCrossAttentionKey); });
   const auto [message, category] = load_error([&] { dmx::sd::UNet2DConditionModel::load(copy.dir()); });
   EXPECT_EQ(category, dmx::ErrorCategory::NotFound);
   EXPECT_NE(message.find(kCrossAttentionKey), std::string::npos) << message;
-  EXPECT_NE(message.find(kWeights), std::string::npos) << message;
+  EXPECT_NE(message.find(dmx::test::kDiffusersWeightsFile), std::string::npos) << message;
 }
 
 TEST(UNetWeights, MisshapedWeightIsNamed) {
-  const ComponentCopy copy(unet_dir(), kWeights, [](NamedTensors& t) {
+  const ComponentCopy copy(unet_dir(), dmx::test::kDiffusersWeightsFile, [](NamedTensors& t) {
     auto& weight = dmx::test::tensor_named(t, kCrossAttentionKey);
     weight = weight.narrow(1, 0, weight.size(1) - 1).contiguous();
   });
@@ -51,7 +50,7 @@ TEST(UNetWeights, MisshapedWeightIsNamed) {
 }
 
 TEST(UNetWeights, UnexpectedWeightIsNamed) {
-  const ComponentCopy copy(unet_dir(), kWeights, [](NamedTensors& t) {
+  const ComponentCopy copy(unet_dir(), dmx::test::kDiffusersWeightsFile, [](NamedTensors& t) {
     t.emplace_back("mid_block.attentions.0.transformer_blocks.0.attn3.to_k.weight", at::zeros({2, 2}));
   });
   const auto [message, category] = load_error([&] { dmx::sd::UNet2DConditionModel::load(copy.dir()); });
@@ -59,7 +58,7 @@ TEST(UNetWeights, UnexpectedWeightIsNamed) {
 }
 
 TEST(UNetWeights, WrongTypedConfigKeyIsNamed) {
-  const ComponentCopy copy(unet_dir(), kWeights, [](NamedTensors&) {});
+  const ComponentCopy copy(unet_dir(), dmx::test::kDiffusersWeightsFile, [](NamedTensors&) {});
   {
     std::ifstream in(copy.dir() + "/config.json");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

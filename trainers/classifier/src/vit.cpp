@@ -1,10 +1,11 @@
 #include "diffmix/classifier/vit.hpp"
 
+#include <c10/util/StringUtil.h>
+
 #include <torch/nn/init.h>
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 #include "diffmix/error.hpp"
 #include "diffmix/torch_compat.hpp"
@@ -14,12 +15,6 @@ namespace {
 
 constexpr double kLayerNormEps = 1e-6;  // timm's ViT; LibTorch's default (1e-5) would shift pretrained activations
 constexpr double kInitStd = 0.02;
-
-std::string shape_text(at::IntArrayRef sizes) {
-  std::ostringstream out;
-  out << sizes;
-  return out.str();
-}
 
 torch::nn::LayerNorm layer_norm(int64_t width) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(kLayerNormEps));
@@ -126,7 +121,7 @@ VisionTransformer::VisionTransformer(const VitShape& shape, int64_t num_classes,
 at::Tensor VisionTransformer::forward(const at::Tensor& images) {
   if (images.dim() != 4 || images.size(1) != in_channels_ || images.size(2) != image_size_ ||
       images.size(3) != image_size_)
-    throw shape_error("ViT: images of shape " + shape_text(images.sizes()) + ", this network was built for N×" +
+    throw shape_error("ViT: images of shape " + c10::str(images.sizes()) + ", this network was built for N×" +
                       std::to_string(in_channels_) + "×" + std::to_string(image_size_) + "×" +
                       std::to_string(image_size_));
   at::Tensor x = patch_embed_->forward(images);
@@ -192,7 +187,7 @@ NameInFile VisionTransformer::pretrained_names(const std::vector<std::string>& f
 
 at::Tensor resample_position_embedding(const at::Tensor& pos_embed, int64_t grid_size) {
   const auto fail = [&](const std::string& why) {
-    return shape_error("position embedding of shape " + shape_text(pos_embed.sizes()) + ": " + why);
+    return shape_error("position embedding of shape " + c10::str(pos_embed.sizes()) + ": " + why);
   };
   if (grid_size < 1) throw fail("the new grid size " + std::to_string(grid_size) + " must be >= 1");
   if (pos_embed.dim() != 3 || pos_embed.size(0) != 1 || pos_embed.size(1) < 2)

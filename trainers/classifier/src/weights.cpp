@@ -1,7 +1,8 @@
 #include "diffmix/classifier/weights.hpp"
 
+#include <c10/util/StringUtil.h>
+
 #include <set>
-#include <sstream>
 
 #include "diffmix/error.hpp"
 #include "diffmix/io/safetensors.hpp"
@@ -13,12 +14,6 @@ bool starts_with_any(const std::string& name, const std::vector<std::string>& pr
   for (const auto& prefix : prefixes)
     if (name.compare(0, prefix.size(), prefix) == 0) return true;
   return false;
-}
-
-std::string shape_text(at::IntArrayRef sizes) {
-  std::ostringstream out;
-  out << sizes;
-  return out.str();
 }
 
 bool ends_with(const std::string& name, const std::string& suffix) {
@@ -55,13 +50,13 @@ void load_weights(torch::nn::Module& module, const std::string& path, const Load
     if (!file.contains(stored)) {
       if (ends_with(name, "num_batches_tracked")) continue;
       throw not_found(path + ": no tensor " + describe(name) + " (the model has it with shape " +
-                      shape_text(target.sizes()) + ")");
+                      c10::str(target.sizes()) + ")");
     }
     if (!target.sizes().equals(file.shape(stored))) {
       at::Tensor fitted = options.adapt ? options.adapt(name, file.tensor(stored)) : at::Tensor();
       if (!fitted.defined() || !fitted.sizes().equals(target.sizes()))
-        throw shape_error(path + ": tensor " + describe(name) + " has shape " + shape_text(file.shape(stored)) +
-                          ", the model expects " + shape_text(target.sizes()));
+        throw shape_error(path + ": tensor " + describe(name) + " has shape " + c10::str(file.shape(stored)) +
+                          ", the model expects " + c10::str(target.sizes()));
       fitted_tensors.emplace(name, std::move(fitted));
     }
   }

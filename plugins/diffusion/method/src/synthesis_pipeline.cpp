@@ -14,7 +14,8 @@
 namespace dmx::diffusion {
 namespace {
 
-std::string join(const std::vector<std::string>& names) {
+// The first six names, then how many there are in all.
+std::string first_names(const std::vector<std::string>& names) {
   std::string text;
   for (size_t i = 0; i < names.size() && i < 6; ++i) text += (i ? ", " : "") + names[i];
   if (names.size() > 6) text += ", ... (" + std::to_string(names.size()) + " in all)";
@@ -41,8 +42,8 @@ finetune::FinetuneManifest read_checked_manifest(const SynthesisStrategy& strate
     throw config_error(path + ": fine-tuned on " + std::to_string(manifest.class_names.size()) +
                        " classes, but the dataset has " + std::to_string(class_names.size()));
   if (manifest.class_names != class_names)
-    throw config_error(path + ": fine-tuned on classes [" + join(manifest.class_names) + "], but the dataset's are [" +
-                       join(class_names) + "]");
+    throw config_error(path + ": fine-tuned on classes [" + first_names(manifest.class_names) +
+                       "], but the dataset's are [" + first_names(class_names) + "]");
   if (!metaclass.empty() && manifest.metaclass != metaclass)
     throw config_error(path + ": fine-tuned with metaclass '" + manifest.metaclass + "', but the dataset's is '" +
                        metaclass + "'");

@@ -28,6 +28,10 @@ SharedWeightsScope::SharedWeightsScope(std::string safetensors_path, std::map<st
 
 SharedWeightsScope::~SharedWeightsScope() { shared_weights.erase(key_); }
 
+std::string child_name(const std::string& prefix, const char* list, size_t i) {
+  return prefix + "." + list + "." + std::to_string(i);
+}
+
 StateDict StateDict::load(const std::string& safetensors_path) {
   if (!shared_weights.empty()) {
     const auto shared = shared_weights.find(canonical_key(safetensors_path));

@@ -21,10 +21,6 @@ Transformer2DShape transformer_shape(int64_t channels, const UNetBlockSettings& 
           settings.use_linear_projection};
 }
 
-std::string indexed(const std::string& prefix, const char* list, size_t i) {
-  return prefix + "." + list + "." + std::to_string(i);
-}
-
 void visit_transformers(std::vector<Transformer2DModel>& attentions,
                         const std::function<void(const std::string&, Linear&)>& visit) {
   for (size_t i = 0; i < attentions.size(); ++i) {
@@ -40,11 +36,11 @@ UNetDownBlock UNetDownBlock::load(StateDict& weights, const std::string& prefix,
   UNetDownBlock block;
   for (int64_t i = 0; i < shape.layers; ++i) {
     const int64_t in_channels = i == 0 ? shape.in_channels : shape.out_channels;
-    block.resnets_.push_back(ResnetBlock2D::load(weights, indexed(prefix, "resnets", i),
+    block.resnets_.push_back(ResnetBlock2D::load(weights, child_name(prefix, "resnets", i),
                                                  resnet_shape(in_channels, shape.out_channels, settings,
                                                               settings.resnet_output_scale_factor)));
     if (shape.cross_attention) {
-      block.attentions_.push_back(Transformer2DModel::load(weights, indexed(prefix, "attentions", i),
+      block.attentions_.push_back(Transformer2DModel::load(weights, child_name(prefix, "attentions", i),
                                                            transformer_shape(shape.out_channels, settings)));
     }
   }
@@ -109,11 +105,11 @@ UNetUpBlock UNetUpBlock::load(StateDict& weights, const std::string& prefix, con
     // from before the matching down block (in_channels), the others skips of this level (out_channels).
     const int64_t skip_channels = i == shape.layers - 1 ? shape.in_channels : shape.out_channels;
     const int64_t running_channels = i == 0 ? shape.prev_output_channels : shape.out_channels;
-    block.resnets_.push_back(ResnetBlock2D::load(weights, indexed(prefix, "resnets", i),
+    block.resnets_.push_back(ResnetBlock2D::load(weights, child_name(prefix, "resnets", i),
                                                  resnet_shape(running_channels + skip_channels, shape.out_channels,
                                                               settings, settings.resnet_output_scale_factor)));
     if (shape.cross_attention) {
-      block.attentions_.push_back(Transformer2DModel::load(weights, indexed(prefix, "attentions", i),
+      block.attentions_.push_back(Transformer2DModel::load(weights, child_name(prefix, "attentions", i),
                                                            transformer_shape(shape.out_channels, settings)));
     }
   }

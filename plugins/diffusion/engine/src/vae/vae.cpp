@@ -12,10 +12,6 @@ ResnetBlock2D load_resnet(StateDict& weights, const std::string& prefix, int64_t
   return ResnetBlock2D::load(weights, prefix, {in_channels, out_channels, 0, norm_groups, kVaeNormEps, 1.0});
 }
 
-std::string indexed(const std::string& prefix, const char* list, size_t i) {
-  return prefix + "." + list + "." + std::to_string(i);
-}
-
 }  // namespace
 
 UNetMidBlock2D UNetMidBlock2D::load(StateDict& weights, const std::string& prefix, int64_t channels,
@@ -49,10 +45,10 @@ Encoder Encoder::load(StateDict& weights, const std::string& prefix, const VaeCo
   encoder.conv_in_ = Conv2d::load(weights, prefix + ".conv_in", shape.in_channels, channels.front(), 3, 1, 1);
   int64_t block_in = channels.front();
   for (size_t i = 0; i < channels.size(); ++i) {
-    const std::string block_prefix = indexed(prefix, "down_blocks", i);
+    const std::string block_prefix = child_name(prefix, "down_blocks", i);
     DownEncoderBlock2D block;
     for (int64_t r = 0; r < shape.layers_per_block; ++r) {
-      block.resnets.push_back(load_resnet(weights, indexed(block_prefix, "resnets", r), r == 0 ? block_in : channels[i],
+      block.resnets.push_back(load_resnet(weights, child_name(block_prefix, "resnets", r), r == 0 ? block_in : channels[i],
                                           channels[i], shape.norm_groups));
     }
     // Every block but the last halves the resolution; padding 0 means diffusers' asymmetric (bottom/right) padding.
@@ -87,11 +83,11 @@ Decoder Decoder::load(StateDict& weights, const std::string& prefix, const VaeCo
   decoder.mid_block_ = UNetMidBlock2D::load(weights, prefix + ".mid_block", channels.front(), shape.norm_groups);
   int64_t block_in = channels.front();
   for (size_t i = 0; i < channels.size(); ++i) {
-    const std::string block_prefix = indexed(prefix, "up_blocks", i);
+    const std::string block_prefix = child_name(prefix, "up_blocks", i);
     UpDecoderBlock2D block;
     // One resnet more than the encoder has per level, as in diffusers.
     for (int64_t r = 0; r < shape.layers_per_block + 1; ++r) {
-      block.resnets.push_back(load_resnet(weights, indexed(block_prefix, "resnets", r), r == 0 ? block_in : channels[i],
+      block.resnets.push_back(load_resnet(weights, child_name(block_prefix, "resnets", r), r == 0 ? block_in : channels[i],
                                           channels[i], shape.norm_groups));
     }
     if (i + 1 < channels.size()) block.upsampler = Upsample2D::load(weights, block_prefix + ".upsamplers.0", channels[i]);

@@ -18,6 +18,10 @@
 
 namespace dmx::sd {
 
+// The name of the i-th module of a list in a state dict: child_name("up_blocks.1", "resnets", 2) is
+// "up_blocks.1.resnets.2", as PyTorch names the entries of an nn.ModuleList.
+std::string child_name(const std::string& prefix, const char* list, size_t i);
+
 class StateDict {
  public:
   static StateDict load(const std::string& safetensors_path);  // every tensor of the file, on the CPU

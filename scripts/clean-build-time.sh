@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# How long a clean build of the tree takes here: a fresh clone of HEAD, configured and built with every core and
+# without ccache, as README's commands do on a new machine. Extra arguments go to the configure step, e.g.
+#
+#   scripts/clean-build-time.sh                           # the default build (unity batches)
+#   scripts/clean-build-time.sh -DDIFFMIX_UNITY_BUILD=OFF # one translation unit per source file
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+git clone -q . "$work/diffmix"
+cd "$work/diffmix"
+export CCACHE_DISABLE=1
+start=$(date +%s)
+cmake -S . -B build -G Ninja "$@" > "$work/configure.log"
+configured=$(date +%s)
+cmake --build build -j"$(nproc)" > "$work/build.log"
+built=$(date +%s)
+steps=$(grep -c '^\[' "$work/build.log" || true)
+echo "clean build of $(git rev-parse --short HEAD) ${*:-(default options)}, $(nproc) cores, no ccache:"
+printf '  configure %4d s\n  build     %4d s (%d steps)\n  total     %d min %02d s\n' \
+  $((configured - start)) $((built - configured)) "$steps" $(((built - start) / 60)) $(((built - start) % 60))
