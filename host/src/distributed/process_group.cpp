@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <thread>
 
 #include "diffmix/error.hpp"
@@ -60,6 +61,33 @@ c10::intrusive_ptr<compat::CollectiveBackend> make_backend(const c10::intrusive_
 #else
   throw unsupported("distributed backend nccl: this build of LibTorch has no NCCL; use backend gloo");
 #endif
+}
+
+using Works = std::vector<c10::intrusive_ptr<c10d::Work>>;
+
+// One collective per tensor (a vector handed to one c10d call would mean one tensor per device), all started before
+// any is waited for.
+template <class Start>
+Works per_tensor(std::vector<at::Tensor>& tensors, const Start& start) {
+  Works works;
+  for (auto& tensor : tensors) {
+    std::vector<at::Tensor> one{tensor};
+    works.push_back(start(one));
+  }
+  return works;
+}
+
+// Waits for the collectives `start` begins; the cause when one fails, else nothing.
+template <class Start>
+std::optional<std::string> wait_for(const Start& start) {
+  try {
+    for (auto& work : start()) work->wait();
+    return std::nullopt;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& error) {
+    return cause_of(error);
+  }
 }
 
 }  // namespace
@@ -155,47 +183,24 @@ void ProcessGroup::fail(const std::string& what, const std::string& cause) {
 }
 
 void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors, const std::string& what) {
-  try {
-    // One collective per tensor, all started before the first is waited for (a vector handed to one call would mean
-    // one tensor per device to c10d).
-    std::vector<c10::intrusive_ptr<c10d::Work>> pending;
-    for (auto& tensor : tensors) {
-      std::vector<at::Tensor> one{tensor};
-      pending.push_back(state_->backend->allreduce(one));
-    }
-    for (auto& work : pending) work->wait();
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& error) {
-    fail(what, cause_of(error));
-  }
+  const auto cause = wait_for([&] {
+    return per_tensor(tensors, [this](std::vector<at::Tensor>& one) { return state_->backend->allreduce(one); });
+  });
+  if (cause) fail(what, *cause);
 }
 
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root, const std::string& what) {
   c10d::BroadcastOptions options;
   options.rootRank = root;
-  try {
-    std::vector<c10::intrusive_ptr<c10d::Work>> pending;
-    for (auto& tensor : tensors) {
-      std::vector<at::Tensor> one{tensor};
-      pending.push_back(state_->backend->broadcast(one, options));
-    }
-    for (auto& work : pending) work->wait();
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& error) {
-    fail(what, cause_of(error));
-  }
+  const auto cause = wait_for([&] {
+    return per_tensor(tensors, [&](std::vector<at::Tensor>& one) { return state_->backend->broadcast(one, options); });
+  });
+  if (cause) fail(what, *cause);
 }
 
 void ProcessGroup::barrier(const std::string& what) {
-  try {
-    state_->backend->barrier()->wait();
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& error) {
-    fail(what, cause_of(error));
-  }
+  const auto cause = wait_for([&] { return Works{state_->backend->barrier()}; });
+  if (cause) fail(what, *cause);
 }
 
 }  // namespace dmx::dist
