@@ -8,7 +8,9 @@
 
 #include "commands.hpp"
 #include "config_check.hpp"
+#include "distributed_launch.hpp"
 #include "diffmix/config.hpp"
+#include "diffmix/distributed.hpp"
 #include "diffmix/sd_finetune/finetuner.hpp"
 
 namespace dmx::cli {
@@ -19,6 +21,7 @@ struct FinetuneOptions {
   std::string output;
   bool fresh = false;
   bool check = false;
+  DistributedOptions distributed;
 };
 
 void run_finetune_command(const FinetuneOptions& options) {
@@ -28,10 +31,15 @@ void run_finetune_command(const FinetuneOptions& options) {
   root.finish();
   if (options.check) return report_config_checked(options.config_path, "finetune");
   if (!options.output.empty()) config.output_dir = options.output;
+  if (run_as_local_ranks(options.distributed)) return;
+  const Membership membership = join_group(options.distributed, config.device);
+  config.device = device_of_rank(config.device, membership.local_rank);
 
   finetune::FinetuneRunOptions run_options;
   run_options.resume = !options.fresh;
+  run_options.group = membership.group;
   const auto result = finetune::run_finetune(config, run_options);
+  if (membership.group && !membership.group->is_main()) return;
   std::printf("fine-tuned %s for %lld steps (resumed from %lld), last loss %.4f, %.2f steps/s\n",
               finetune::to_string(config.train.strategy).c_str(), static_cast<long long>(result.steps),
               static_cast<long long>(result.resumed_from), result.last_loss, result.steps_per_second);
@@ -47,6 +55,7 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("--output", options->output, "Output folder (overrides the config's `output`)");
   cmd->add_flag("--fresh", options->fresh, "Ignore an existing checkpoint and start over");
   add_check_flag(cmd, options->check);
+  add_distributed_options(cmd, options->distributed);
   cmd->callback([options] { run_finetune_command(*options); });
 }
 

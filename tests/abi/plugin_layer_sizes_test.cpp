@@ -39,6 +39,13 @@ class Seeks : public Streams {
   void seek(int64_t) {}
 };
 
+class Shards : public Streams {
+ public:
+  static constexpr const char* kName = "shards";
+  using Streams::Streams;
+  void synthesize_part(const std::string&, int64_t, int64_t, int64_t) {}
+};
+
 class PaperOnly {
  public:
   static constexpr const char* kName = "paper_only";
@@ -222,7 +229,7 @@ TEST(PluginLayerSizes, NextRefusesAHostSampleSmallerThan1_0) {
 
 // ---- which functions sample_source<T>() offers ---------------------------------------------------------------
 
-TEST(PluginLayerSizes, TheSourceTableOffersNextAndSeekOnlyWhenTheClassHasThem) {
+TEST(PluginLayerSizes, TheSourceTableOffersNextSeekAndPartsOnlyWhenTheClassHasThem) {
   const dmx_sample_source_api* streams = dmx::plugin::sample_source<Streams>()->sample_source;
   const dmx_sample_source_api* seeks = dmx::plugin::sample_source<Seeks>()->sample_source;
   const dmx_sample_source_api* paper_only = dmx::plugin::sample_source<PaperOnly>()->sample_source;
@@ -234,6 +241,13 @@ TEST(PluginLayerSizes, TheSourceTableOffersNextAndSeekOnlyWhenTheClassHasThem) {
   EXPECT_EQ(paper_only->next, nullptr);
   EXPECT_NE(paper_only->prepare, nullptr);
   EXPECT_NE(paper_only->synthesize, nullptr);
+  EXPECT_EQ(paper_only->synthesize_part, nullptr);
+  const dmx_sample_source_api* shards = dmx::plugin::sample_source<Shards>()->sample_source;
+  ASSERT_NE(shards->synthesize_part, nullptr);
+  dmx_error error{};
+  EXPECT_EQ(shards->synthesize_part(nullptr, "out", 10, 8, 12, &error), DMX_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(error.message).find("samples [8, 12) are not a part of a run of 10"), std::string::npos)
+      << error.message;
 }
 
 }  // namespace

@@ -116,6 +116,20 @@ TEST(DiffusionSynthesize, RealFilteringIsRealGenWithTheClipFilter) {
   EXPECT_EQ(dmx::data::SyntheticCache::open(dir + "/cache", 3, options)->size(), 9);
 }
 
+// Both caches hold the same manifest and the same image files, byte for byte.
+void expect_same_cache(const std::string& a, const std::string& b, size_t count) {
+  EXPECT_EQ(read_file(a + "/manifest.jsonl"), read_file(b + "/manifest.jsonl"));
+  std::vector<std::string> a_files, b_files;
+  for (const auto& entry : fs::directory_iterator(a + "/images")) a_files.push_back(entry.path().filename());
+  for (const auto& entry : fs::directory_iterator(b + "/images")) b_files.push_back(entry.path().filename());
+  std::sort(a_files.begin(), a_files.end());
+  std::sort(b_files.begin(), b_files.end());
+  ASSERT_EQ(a_files.size(), count);
+  EXPECT_EQ(b_files, a_files);
+  for (const auto& name : a_files)
+    EXPECT_EQ(read_file(b + "/images/" + name), read_file(a + "/images/" + name)) << name;
+}
+
 // The cache is the whole state of a synthesis: a SIGKILL at any moment loses at most the sample being written, and
 // the rerun writes exactly the files an uninterrupted run writes, byte for byte, with none twice.
 TEST(DiffusionSynthesize, SigkillAtRandomMomentsThenResumeEndsByteIdentical) {
@@ -145,18 +159,51 @@ TEST(DiffusionSynthesize, SigkillAtRandomMomentsThenResumeEndsByteIdentical) {
   ASSERT_EQ(run_cli("synthesize " + killed_config, dir + "/resumed.txt"), 0) << read_file(dir + "/resumed.txt");
 
   SCOPED_TRACE(kills);
-  EXPECT_EQ(read_file(dir + "/killed/manifest.jsonl"), read_file(dir + "/straight/manifest.jsonl"));
-  std::vector<std::string> straight_files, killed_files;
-  for (const auto& entry : fs::directory_iterator(dir + "/straight/images"))
-    straight_files.push_back(entry.path().filename());
-  for (const auto& entry : fs::directory_iterator(dir + "/killed/images"))
-    killed_files.push_back(entry.path().filename());
-  std::sort(straight_files.begin(), straight_files.end());
-  std::sort(killed_files.begin(), killed_files.end());
-  ASSERT_EQ(straight_files.size(), static_cast<size_t>(kCount));
-  EXPECT_EQ(killed_files, straight_files);
-  for (const auto& name : straight_files)
-    EXPECT_EQ(read_file(dir + "/killed/images/" + name), read_file(dir + "/straight/images/" + name)) << name;
+  expect_same_cache(dir + "/straight", dir + "/killed", kCount);
+}
+
+// A run spread over two workers merges into the cache one process writes: with --nproc-per-node 2 (rank 0 merges),
+// and shard by shard as on two hosts, where a worker that died is run again alone and resumes its shard.
+TEST(DiffusionSynthesize, ShardedSynthesisMergesIntoTheSingleProcessCache) {
+  const auto dir = fresh_dir("shards");
+  write_image_folder(dir + "/birds");
+  constexpr int64_t kCount = 9;  // shards [0, 5) and [5, 9): the second starts inside the block [4, 6)
+  const auto straight = write_config(dir, "straight", dir + "/straight", kCount, "real_mix");
+  ASSERT_EQ(run_cli("synthesize " + straight, dir + "/straight.txt"), 0) << read_file(dir + "/straight.txt");
+
+  const auto ranks = write_config(dir, "ranks", dir + "/ranks", kCount, "real_mix");
+  ASSERT_EQ(run_cli("synthesize " + ranks + " --nproc-per-node 2", dir + "/ranks.txt"), 0)
+      << read_file(dir + "/ranks.txt");
+  EXPECT_NE(read_file(dir + "/ranks.txt").find("9 samples by real_mix in " + dir + "/ranks"), std::string::npos)
+      << read_file(dir + "/ranks.txt");
+  expect_same_cache(dir + "/straight", dir + "/ranks", kCount);
+  EXPECT_FALSE(fs::exists(dir + "/ranks/shards")) << "merged shards are removed";
+
+  const auto hosts = write_config(dir, "hosts", dir + "/hosts", kCount, "real_mix");
+  EXPECT_EQ(run_cli("synthesize " + hosts + " --shard 2/2", dir + "/bad-shard.txt"), 78);
+  EXPECT_NE(read_file(dir + "/bad-shard.txt").find("--shard '2/2' is not a shard"), std::string::npos)
+      << read_file(dir + "/bad-shard.txt");
+  ASSERT_EQ(run_cli("synthesize " + hosts + " --shard 1/2", dir + "/one.txt"), 0) << read_file(dir + "/one.txt");
+  EXPECT_NE(run_cli("synthesize " + hosts + " --merge", dir + "/missing.txt"), 0);
+  EXPECT_NE(read_file(dir + "/missing.txt").find("shard 0/2 (" + dir + "/hosts/shards/0-of-2) is missing: run "
+                                                 "`diffmix synthesize CONFIG --shard 0/2`"),
+            std::string::npos) << read_file(dir + "/missing.txt");
+  ASSERT_EQ(run_cli("synthesize " + hosts + " --shard 0/2", dir + "/zero.txt"), 0) << read_file(dir + "/zero.txt");
+
+  // Shard 1's worker died before its last sample: the merge names it, and running it again finishes it.
+  const std::string shard_manifest = dir + "/hosts/shards/1-of-2/manifest.jsonl";
+  std::string lines = read_file(shard_manifest);
+  lines.erase(lines.rfind('\n', lines.size() - 2) + 1);
+  std::ofstream(shard_manifest, std::ios::trunc) << lines;
+  EXPECT_NE(run_cli("synthesize " + hosts + " --merge", dir + "/unfinished.txt"), 0);
+  EXPECT_NE(read_file(dir + "/unfinished.txt").find("holds 3 of its 4 samples: run `diffmix synthesize CONFIG "
+                                                    "--shard 1/2`"),
+            std::string::npos) << read_file(dir + "/unfinished.txt");
+  ASSERT_EQ(run_cli("synthesize " + hosts + " --shard 1/2", dir + "/again.txt"), 0) << read_file(dir + "/again.txt");
+  EXPECT_NE(read_file(dir + "/again.txt").find("resuming after 3 samples"), std::string::npos)
+      << read_file(dir + "/again.txt");
+  ASSERT_EQ(run_cli("synthesize " + hosts + " --merge", dir + "/merge.txt"), 0) << read_file(dir + "/merge.txt");
+  expect_same_cache(dir + "/straight", dir + "/hosts", kCount);
 }
 
 // <root>/test/<class>/<i>.png: one random image per class, for the training runs' evaluation.

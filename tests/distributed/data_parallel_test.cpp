@@ -8,8 +8,8 @@
 
 #include "common/run_cli.hpp"
 #include "common/test_files.hpp"
+#include "common/weight_difference.hpp"
 #include "diffmix/data/datasets.hpp"
-#include "diffmix/io/safetensors.hpp"
 
 namespace {
 
@@ -26,21 +26,8 @@ std::string vit_config(const std::string& output) {
          "[train]\nepochs = 2\nbatch_size = 16\nlr = 0.01\nwarmup_epochs = 0\nthreads = 1\n";
 }
 
+using dmx::test::largest_relative_difference;
 using dmx::test::lines_of;
-
-// The largest ‖a − b‖ / ‖a‖ over the tensors of two weight files with the same names.
-double largest_relative_difference(const std::string& a_path, const std::string& b_path) {
-  const auto a = dmx::io::SafetensorsFile::open(a_path);
-  const auto b = dmx::io::SafetensorsFile::open(b_path);
-  EXPECT_EQ(a.names(), b.names());
-  double largest = 0;
-  for (const auto& name : a.names()) {
-    const at::Tensor x = a.tensor(name).to(at::kDouble), y = b.tensor(name).to(at::kDouble);
-    const double scale = std::max(x.norm().item<double>(), 1e-12);
-    largest = std::max(largest, (x - y).norm().item<double>() / scale);
-  }
-  return largest;
-}
 
 class DataParallelTest : public ::testing::Test {
  protected:

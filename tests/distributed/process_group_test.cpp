@@ -1,5 +1,6 @@
 // c10d process groups as diffmix uses them, with the ranks on threads of this process over the loopback interface:
-// the environment a launcher sets, collectives, gradient averaging in buckets, and failures that name the rank.
+// the environment a launcher sets, collectives, gradient averaging in buckets (after backward and during it), and
+// failures that name the rank.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -131,14 +132,18 @@ TEST(ProcessGroup, SumsAndBroadcastsOverRanks) {
   });
 }
 
+// A 28 MB parameter (a bucket of its own), three small ones and one that is not trained.
+std::vector<at::Tensor> bucket_test_parameters() {
+  return {at::zeros({7'000'000}).requires_grad_(), at::zeros({5, 3}).requires_grad_(), at::zeros({2}).requires_grad_(),
+          at::zeros({4}).requires_grad_(), at::zeros({6})};
+}
+
 // Gradients split over several buckets (one parameter alone is larger than a 25 MB bucket) average exactly; a
 // parameter with a gradient on one rank only is averaged with zeros; one without any gradient keeps none.
 TEST(ProcessGroup, AveragesGradientsInBuckets) {
   on_ranks(2, [](ProcessGroup& group) {
     const double r = group.rank();
-    std::vector<at::Tensor> parameters{at::zeros({7'000'000}).requires_grad_(), at::zeros({5, 3}).requires_grad_(),
-                                       at::zeros({2}).requires_grad_(), at::zeros({4}).requires_grad_(),
-                                       at::zeros({6})};
+    std::vector<at::Tensor> parameters = bucket_test_parameters();
     parameters[0].mutable_grad() = at::full({7'000'000}, 1.0 + r);
     parameters[1].mutable_grad() = at::arange(15, at::kFloat).view({5, 3}) * (r + 1);
     if (group.rank() == 0) parameters[2].mutable_grad() = at::full({2}, 4.0);
@@ -153,6 +158,53 @@ TEST(ProcessGroup, AveragesGradientsInBuckets) {
     dmx::dist::broadcast_from_main(group, state, "test state");
     EXPECT_TRUE(state[0].equal(at::zeros({3})));
     EXPECT_TRUE(state[1].equal(at::full({2, 2}, 5.0)));
+  });
+}
+
+// The reducer averages the gradients of the last micro-batch's backward as they arrive: a parameter only earlier
+// micro-batches reached takes part with what they accumulated, one used on one rank only is averaged with zeros, and
+// one no rank used keeps no gradient, as average_gradients does after backward.
+TEST(GradientReducer, AveragesWhatTheLastBackwardAccumulated) {
+  on_ranks(2, [](ProcessGroup& group) {
+    const double r = group.rank();
+    std::vector<at::Tensor> parameters = bucket_test_parameters();
+    std::shared_ptr<ProcessGroup> shared(&group, [](ProcessGroup*) {});
+    dmx::dist::GradientReducer reducer(shared, parameters);
+    EXPECT_EQ(reducer.buckets(), 2) << "the 28 MB parameter is a bucket of its own";
+    const at::Tensor pattern = at::arange(15, at::kFloat).view({5, 3});
+    ((parameters[0] * 1.0).sum() + (parameters[1] * pattern * (r + 1)).sum()).backward();
+    reducer.reduce_next_backward("test gradients");
+    at::Tensor last = (parameters[0] * (1.0 + r)).sum();
+    if (group.rank() == 0) last = last + (parameters[2] * 4.0).sum();
+    last.backward();
+    reducer.finish();
+    EXPECT_TRUE(parameters[0].grad().equal(at::full({7'000'000}, 2.5)));
+    EXPECT_TRUE(parameters[1].grad().equal(pattern * 1.5));
+    EXPECT_TRUE(parameters[2].grad().equal(at::full({2}, 2.0)));
+    EXPECT_FALSE(parameters[3].grad().defined());
+    EXPECT_FALSE(parameters[4].grad().defined());
+  });
+}
+
+// When every parameter gets its gradient, every bucket's all-reduce starts before backward returns.
+TEST(GradientReducer, StartsEveryBucketDuringBackward) {
+  on_ranks(2, [](ProcessGroup& group) {
+    const double r = group.rank();
+    std::vector<at::Tensor> parameters{at::ones({7'000'000}).requires_grad_(), at::ones({7'000'000}).requires_grad_(),
+                                       at::ones({3}).requires_grad_()};
+    std::shared_ptr<ProcessGroup> shared(&group, [](ProcessGroup*) {});
+    dmx::dist::GradientReducer reducer(shared, parameters);
+    ASSERT_EQ(reducer.buckets(), 3);
+    for (int step = 1; step <= 2; ++step) {
+      for (auto& parameter : parameters) parameter.mutable_grad() = at::Tensor();
+      reducer.reduce_next_backward("test gradients of step " + std::to_string(step));
+      ((parameters[0] * (1 + r)).sum() + (parameters[1] * (3 * r)).sum() + (parameters[2] * step).sum()).backward();
+      EXPECT_EQ(reducer.started_during_backward(), 3) << "step " << step;
+      reducer.finish();
+      EXPECT_TRUE(parameters[0].grad().equal(at::full({7'000'000}, 1.5)));
+      EXPECT_TRUE(parameters[1].grad().equal(at::full({7'000'000}, 1.5)));
+      EXPECT_TRUE(parameters[2].grad().equal(at::full({3}, static_cast<double>(step))));
+    }
   });
 }
 

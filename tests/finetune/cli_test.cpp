@@ -1,13 +1,11 @@
 // `diffmix finetune CONFIG` end to end on an ImageFolder dataset, and the config's defaults and errors.
 #include "diffmix/config.hpp"
-#include "diffmix/io/image.hpp"
 #include "diffmix/sd_finetune/artifacts.hpp"
 #include "diffmix/sd_finetune/finetune_config.hpp"
 
 #include "diffmix/error.hpp"
 #include "finetune/finetune_fixtures.hpp"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -17,18 +15,6 @@
 
 namespace dmx::finetune {
 namespace {
-
-// <root>/train/<class>/<i>.png, 2 images per class.
-void write_image_folder(const std::string& root, const std::vector<std::string>& classes) {
-  auto generator = at::detail::createCPUGenerator(4);
-  for (const auto& name : classes) {
-    std::filesystem::create_directories(root + "/train/" + name);
-    for (int i = 0; i < 2; ++i) {
-      io::write_image(root + "/train/" + name + "/" + std::to_string(i) + ".png",
-                      at::randint(0, 256, {36, 40, 3}, generator, at::kByte));
-    }
-  }
-}
 
 int run_cli(const std::string& arguments, const std::string& log) {
   const auto command = test::cli_path() + " " + arguments + " > " + log + " 2>&1";
@@ -43,7 +29,7 @@ std::string read_text(const std::string& path) {
 
 TEST(FinetuneCli, FinetunesAnImageFolderAndWritesArtifacts) {
   const auto dir = test::fresh_dir("cli");
-  write_image_folder(dir + "/birds", {"crow", "owl"});
+  test::write_image_folder(dir + "/birds", {"crow", "owl"});
   const auto config_path = dir + "/finetune.toml";
   std::ofstream(config_path) << "output = \"" << dir << "/run\"\n"
                              << "[data]\nkind = \"image-folder\"\nroot = \"" << dir << "/birds\"\nmetaclass = \"photo\"\n"

@@ -6,6 +6,7 @@
 #include "sd/sd_fixtures.hpp"
 #include "diffmix/config.hpp"
 #include "diffmix/data/dataset.hpp"
+#include "diffmix/io/image.hpp"
 #include "diffmix/sd_finetune/finetune_config.hpp"
 #include "diffmix/sd_finetune/finetuner.hpp"
 
@@ -20,6 +21,18 @@
 namespace dmx::test {
 
 inline std::string tiny_model_dir() { return sd_fixture_dir() + "/model"; }
+
+// <root>/train/<class>/<i>.png: `per_class` random 40×36 images per class, from a fixed seed.
+inline void write_image_folder(const std::string& root, const std::vector<std::string>& classes, int per_class = 2) {
+  auto generator = at::detail::createCPUGenerator(4);
+  for (const auto& name : classes) {
+    std::filesystem::create_directories(root + "/train/" + name);
+    for (int i = 0; i < per_class; ++i) {
+      io::write_image(root + "/train/" + name + "/" + std::to_string(i) + ".png",
+                      at::randint(0, 256, {36, 40, 3}, generator, at::kByte));
+    }
+  }
+}
 
 // A fresh, empty folder under the system temp dir.
 inline std::string fresh_dir(const std::string& name) {

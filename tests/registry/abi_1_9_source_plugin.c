@@ -1,5 +1,5 @@
 /* A plugin built against a later minor version, ABI 1.9, whose tables have grown: each carries fields this host has
- * never heard of after the ones it knows, and its struct_size says so. A 1.1 host must read what it knows, ignore
+ * never heard of after the ones it knows, and its struct_size says so. A 1.3 host must read what it knows, ignore
  * the rest and work. The tables are declared here as a 1.9 plugin_api.h would declare them. */
 #include "c_sample_source.h"
 
@@ -9,6 +9,8 @@ typedef struct sample_source_api_1_9 {
   dmx_status (*synthesize)(void* instance, const char* out_dir, int64_t count, dmx_error* error);
   dmx_status (*next)(void* instance, dmx_sample* out, dmx_error* error);
   dmx_status (*seek)(void* instance, int64_t index, dmx_error* error);
+  dmx_status (*synthesize_part)(void* instance, const char* out_dir, int64_t count, int64_t begin, int64_t end,
+                                dmx_error* error);                              /* 1.3 */
   dmx_status (*set_guidance)(void* instance, float guidance, dmx_error* error); /* 1.9 */
   uint64_t capabilities;                                                        /* 1.9 */
 } sample_source_api_1_9;
@@ -51,6 +53,14 @@ static dmx_status set_guidance(void* instance, float guidance, dmx_error* error)
   return DMX_STATUS_OK;
 }
 
+/* Writes "<out_dir>/made.txt" holding "<count> <begin> <end>". */
+static dmx_status synthesize_part(void* instance, const char* out_dir, int64_t count, int64_t begin, int64_t end,
+                                  dmx_error* error) {
+  char made[96];
+  snprintf(made, sizeof(made), "%lld %lld %lld", (long long)count, (long long)begin, (long long)end);
+  return c_source_write_made(instance, out_dir, made, error);
+}
+
 /* Fills what the host's table holds, and says how much that was: never past the host's struct_size. */
 static dmx_status next_1_9(void* instance, dmx_sample* out, dmx_error* error) {
   const dmx_status status = c_source_next(instance, out, error);
@@ -62,7 +72,8 @@ static dmx_status next_1_9(void* instance, dmx_sample* out, dmx_error* error) {
 }
 
 static const sample_source_api_1_9 api = {
-    sizeof(sample_source_api_1_9), c_source_prepare, c_source_synthesize, next_1_9, c_source_seek, set_guidance, 3};
+    sizeof(sample_source_api_1_9), c_source_prepare, c_source_synthesize, next_1_9, c_source_seek, synthesize_part,
+    set_guidance, 3};
 static const augmenter_factory_1_9 factory = {
     sizeof(augmenter_factory_1_9), "abi_1_9_source", "a sample source of ABI 1.9", DMX_ROLE_SAMPLE_SOURCE, "[]",
     c_source_create, c_source_destroy, NULL, &api, "https://example.org/abi_1_9_source"};

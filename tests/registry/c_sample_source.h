@@ -78,17 +78,24 @@ static inline dmx_status c_source_prepare(void* instance, dmx_error* error) {
   return DMX_STATUS_OK;
 }
 
-static inline dmx_status c_source_synthesize(void* instance, const char* out_dir, int64_t count, dmx_error* error) {
+/* Writes `made` into "<out_dir>/made.txt", once the source is prepared. */
+static inline dmx_status c_source_write_made(void* instance, const char* out_dir, const char* made, dmx_error* error) {
   char path[4096];
   FILE* file;
   if (!((c_source*)instance)->prepared)
-    return c_source_fail(error, DMX_STATUS_INVALID_ARGUMENT, "call prepare before synthesize");
+    return c_source_fail(error, DMX_STATUS_INVALID_ARGUMENT, "call prepare before making samples");
   snprintf(path, sizeof(path), "%s/made.txt", out_dir);
   file = fopen(path, "w");
   if (!file) return c_source_fail(error, DMX_STATUS_IO, "cannot write made.txt");
-  fprintf(file, "%lld", (long long)count);
+  fputs(made, file);
   fclose(file);
   return DMX_STATUS_OK;
+}
+
+static inline dmx_status c_source_synthesize(void* instance, const char* out_dir, int64_t count, dmx_error* error) {
+  char made[32];
+  snprintf(made, sizeof(made), "%lld", (long long)count);
+  return c_source_write_made(instance, out_dir, made, error);
 }
 
 /* Fills the 1.0 fields of `out` with sample `index`; the caller has checked that its table holds them. */

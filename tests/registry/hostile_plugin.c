@@ -139,7 +139,7 @@ HOSTILE_CREATE(AUGMENTER_WRONG_SHAPE)
 HOSTILE_CREATE(AUGMENTER_BAD_LABEL)
 
 static const dmx_sample_source_api source_api = {sizeof(dmx_sample_source_api), c_source_prepare, c_source_synthesize,
-                                                 hostile_next, c_source_seek};
+                                                 hostile_next, c_source_seek, NULL};
 static const dmx_batch_augmenter_api augmenter_api = {sizeof(dmx_batch_augmenter_api), hostile_apply};
 
 #define SOURCE(name, kind)                                                                                          \

@@ -14,7 +14,7 @@
 #endif
 
 static const dmx_sample_source_api api = {sizeof(dmx_sample_source_api), PREPARE, SYNTHESIZE, c_source_next,
-                                          c_source_seek};
+                                          c_source_seek, NULL};
 static const dmx_augmenter_factory factory = {
     sizeof(dmx_augmenter_factory), SOURCE_NAME, "a sample source missing a required function", DMX_ROLE_SAMPLE_SOURCE,
     "[]", c_source_create, c_source_destroy, NULL, &api};

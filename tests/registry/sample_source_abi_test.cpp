@@ -59,15 +59,21 @@ void expect_sample(const std::optional<dmx::Sample>& sample, int64_t k) {
   EXPECT_EQ(sample->seed, kSeed + static_cast<uint64_t>(k));
 }
 
-std::string synthesize_and_read(dmx::SampleSource& source, const std::string& folder, int64_t count) {
+// What the C source wrote into made.txt after `make` filled the fresh folder it was given.
+template <typename Make>
+std::string made_text(const std::string& folder, Make&& make) {
   const auto dir = fs::path(dmx::test::build_dir()) / "test-output" / "sample-source-abi" / folder;
   fs::remove_all(dir);
   fs::create_directories(dir);
-  source.synthesize(dir.string(), count);
+  make(dir.string());
   std::ifstream in(dir / "made.txt");
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+std::string synthesize_and_read(dmx::SampleSource& source, const std::string& folder, int64_t count) {
+  return made_text(folder, [&](const std::string& dir) { source.synthesize(dir, count); });
 }
 
 // Runs `body`, which must throw a dmx::Error; returns it.
@@ -117,6 +123,19 @@ TEST(SampleSourceAbi, ASourceOfAbi1_0CannotSeekAndSaysWhy) {
   expect_sample(source->next(), 0);  // the failed seek moved nothing
 }
 
+// Nor does it hold `synthesize_part` (1.3): it synthesizes in one process only, and the host says so.
+TEST(SampleSourceAbi, ASourceOfAbi1_0CannotMakeAShardAndSaysWhy) {
+  auto registry = registry_of({"abi_1_0_source.so"});
+  auto source = create(registry, "abi_1_0_source");
+  source->prepare();
+  EXPECT_FALSE(source->can_synthesize_part());
+  const dmx::Error error = error_of([&] { source->synthesize_part("unused", 6, 0, 3); });
+  EXPECT_EQ(error.category(), dmx::ErrorCategory::Unsupported);
+  const std::string message = error.what();
+  EXPECT_NE(message.find("'abi_1_0_source'"), std::string::npos) << message;
+  EXPECT_NE(message.find("added in ABI 1.3"), std::string::npos) << message;
+}
+
 // ---- a plugin of a later minor version, whose tables are larger than this host's ------------------------------
 
 TEST(SampleSourceAbi, APluginWithLargerTablesLoadsAndSaysItsVersion) {
@@ -139,6 +158,13 @@ TEST(SampleSourceAbi, ASourceWithLargerTablesStreamsSeeksAndSynthesizes) {
   source->seek(1);
   expect_sample(source->next(), 1);
   EXPECT_EQ(synthesize_and_read(*source, "abi_1_9", 5), "5");
+  ASSERT_TRUE(source->can_synthesize_part());
+  EXPECT_EQ(made_text("abi_1_9_part", [&](const std::string& dir) { source->synthesize_part(dir, 5, 2, 4); }),
+            "5 2 4");
+  const dmx::Error error = error_of([&] { source->synthesize_part("unused", 5, 4, 6); });
+  EXPECT_EQ(error.category(), dmx::ErrorCategory::InvalidArgument);
+  EXPECT_NE(std::string(error.what()).find("samples [4, 6) are not a part of a run of 5"), std::string::npos)
+      << error.what();
 }
 
 // ---- which functions a sample source must offer ----------------------------------------------------------------

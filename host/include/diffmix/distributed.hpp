@@ -67,6 +67,11 @@ class ProcessGroup {
 
   // Sums each tensor in place over the ranks. `what` names the collective in errors ("gradients of step 12").
   void all_reduce_sum(std::vector<at::Tensor>& tensors, const std::string& what);
+  // Starts summing `tensor` in place over the ranks and returns at once with a ticket for finish_sum, which waits
+  // for it (and fails as all_reduce_sum does). Every rank must start the same sums in the same order; they may be
+  // started from any thread (autograd's, for one).
+  int64_t start_sum(at::Tensor tensor);
+  void finish_sum(int64_t ticket, const std::string& what);
   // Overwrites each tensor with rank `root`'s.
   void broadcast(std::vector<at::Tensor>& tensors, int root, const std::string& what);
   // Returns when every rank has called it.
@@ -88,6 +93,40 @@ class ProcessGroup {
 // without a gradient takes part as zeros, so every rank sends the same buckets; one that no rank has a gradient for
 // is left without one.
 void average_gradients(ProcessGroup& group, const std::vector<at::Tensor>& parameters, const std::string& what);
+
+// Averages gradients over the group while the backward pass is still running, as DistributedDataParallel does: the
+// parameters are split into 25 MB buckets in reverse order (the order backward reaches them), and a bucket's
+// all-reduce starts as soon as its last gradient is accumulated, while backward goes on with the layers below.
+//
+//   GradientReducer reducer(group, parameters);
+//   for (each micro-batch) { if (last) reducer.reduce_next_backward(what); loss.backward(); }
+//   reducer.finish();        // waits for the buckets; every parameter's .grad is now the average
+//   optimizer.step();
+//
+// The results equal average_gradients'. A parameter that no gradient reached in the reduced backward (unused on
+// this rank) takes part with what earlier micro-batches accumulated, or zeros, once finish() is called; one without
+// a gradient on every rank is left without one.
+class GradientReducer {
+ public:
+  GradientReducer(std::shared_ptr<ProcessGroup> group, std::vector<at::Tensor> parameters);
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // The next backward pass is the last before the update: its gradients are reduced as they come. `what` names
+  // the reduction in errors ("the gradients of step 12").
+  void reduce_next_backward(const std::string& what);
+  // Waits for every bucket and leaves the averages in the parameters' .grad. Without a group of several ranks,
+  // or without reduce_next_backward, does nothing.
+  void finish();
+  // Buckets whose all-reduce started before finish() in the last reduction: the overlap with backward.
+  int started_during_backward() const;
+  int buckets() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
 
 // Copies rank 0's values of `tensors` (parameters, buffers, optimizer state) to every rank.
 void broadcast_from_main(ProcessGroup& group, const std::vector<at::Tensor>& tensors, const std::string& what);

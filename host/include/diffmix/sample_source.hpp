@@ -14,6 +14,7 @@
 
 #include "diffmix/augmenter.hpp"
 #include "diffmix/data/dataset.hpp"
+#include "diffmix/error.hpp"
 
 namespace dmx {
 
@@ -41,6 +42,16 @@ class SampleSource {
   // Makes `count` samples in the cache folder `out_dir`; samples already in its manifest are not made again.
   // A stop request (dmx::request_cancel, Ctrl-C) ends it with dmx::cancelled and loses nothing already written.
   virtual void synthesize(const std::string& out_dir, int64_t count) = 0;
+  // Whether synthesize_part works: a source without it synthesizes in one process only.
+  virtual bool can_synthesize_part() const { return false; }
+  // Makes samples [begin, end) of a synthesize run of `count` samples, numbered as there, into the cache folder
+  // `out_dir` (one shard of a run spread over workers, see diffmix/data/cache_shards.hpp); resumable like
+  // synthesize. An Unsupported error when !can_synthesize_part().
+  virtual void synthesize_part(const std::string& out_dir, int64_t count, int64_t begin, int64_t end) {
+    (void)out_dir, (void)count, (void)begin, (void)end;
+    throw unsupported("sample source '" + name() + "' cannot make a part of a synthesis run (it offers no " +
+                      "`synthesize_part`): synthesize with one process");
+  }
   // The next streamed sample, or std::nullopt when the source has nothing more to give.
   virtual std::optional<Sample> next() = 0;
   // Whether next() works at all (a source may offer paper mode only).

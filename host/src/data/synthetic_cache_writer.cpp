@@ -56,8 +56,10 @@ void write_manifest(const std::string& path, const std::vector<SyntheticRecord>&
 }
 
 SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std::string& extension,
-                                           const std::string& made_by)
-    : folder_(folder), extension_(extension) {
+                                           const std::string& made_by, int64_t first_index)
+    : folder_(folder), extension_(extension), first_index_(first_index) {
+  if (first_index_ < 0) throw invalid_argument(folder + ": a cache's first sample cannot be number " +
+                                               std::to_string(first_index_));
   if (extension_ != ".png" && extension_ != ".jpg")
     throw invalid_argument(folder + ": synthetic images must be .png or .jpg, not '" + extension_ + "'");
   std::error_code error;
@@ -85,13 +87,29 @@ SyntheticCacheWriter::SyntheticCacheWriter(const std::string& folder, const std:
 SyntheticCacheWriter::~SyntheticCacheWriter() = default;
 
 const SyntheticRecord& SyntheticCacheWriter::add(const at::Tensor& image, SyntheticRecord record) {
-  // An image file left by a killed run under this name was never listed: it is simply overwritten.
-  record.path = image_name(size(), extension_);
+  record.path = image_name(first_index_ + size(), extension_);
+  check_new_record(record);
+  io::write_image(folder_ + "/" + record.path, image);
+  return append(std::move(record));
+}
+
+const SyntheticRecord& SyntheticCacheWriter::add_file(const std::string& image_file, SyntheticRecord record) {
+  record.path = image_name(first_index_ + size(), fs::path(image_file).extension().string());
+  check_new_record(record);
+  const std::vector<uint8_t> bytes = io::read_file(image_file);
+  io::write_file_atomic(folder_ + "/" + record.path, bytes.data(), bytes.size());
+  return append(std::move(record));
+}
+
+void SyntheticCacheWriter::check_new_record(const SyntheticRecord& record) const {
   check_record(record, record.soft_label.empty() ? std::max(record.source_class, record.target_class) + 1
                                                  : static_cast<int64_t>(record.soft_label.size()),
-               folder_ + ": new sample " + std::to_string(size()));
-  io::write_image(folder_ + "/" + record.path, image);
+               folder_ + ": new sample " + std::to_string(first_index_ + size()));
+}
 
+// The image is in place (an image file left by a killed run under its name was never listed, and was simply
+// overwritten); the sample counts once its line is.
+const SyntheticRecord& SyntheticCacheWriter::append(SyntheticRecord record) {
   manifest_->append(format_manifest_line(record) + "\n");
   records_.push_back(std::move(record));
   return records_.back();

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -97,6 +99,9 @@ struct ProcessGroup::State {
   GroupOptions options;
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<compat::CollectiveBackend> backend;
+  std::mutex pending_mutex;  // start_sum may be called from autograd's threads
+  std::map<int64_t, c10::intrusive_ptr<c10d::Work>> pending;
+  int64_t next_ticket = 0;
 };
 
 bool backend_available(Backend backend) {
@@ -186,6 +191,34 @@ void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors, const std::s
   const auto cause = wait_for([&] {
     return per_tensor(tensors, [this](std::vector<at::Tensor>& one) { return state_->backend->allreduce(one); });
   });
+  if (cause) fail(what, *cause);
+}
+
+int64_t ProcessGroup::start_sum(at::Tensor tensor) {
+  std::lock_guard<std::mutex> lock(state_->pending_mutex);
+  std::vector<at::Tensor> one{std::move(tensor)};
+  c10::intrusive_ptr<c10d::Work> work;
+  try {
+    work = state_->backend->allreduce(one);
+  } catch (const std::exception&) {
+    // It failed to start (a peer is gone): finish_sum reports it, with the ranks named, on the caller's thread.
+  }
+  state_->pending.emplace(state_->next_ticket, std::move(work));
+  return state_->next_ticket++;
+}
+
+void ProcessGroup::finish_sum(int64_t ticket, const std::string& what) {
+  c10::intrusive_ptr<c10d::Work> work;
+  {
+    std::lock_guard<std::mutex> lock(state_->pending_mutex);
+    auto found = state_->pending.find(ticket);
+    if (found == state_->pending.end())
+      throw invalid_argument("distributed: " + what + ": no sum was started with ticket " + std::to_string(ticket));
+    work = std::move(found->second);
+    state_->pending.erase(found);
+  }
+  if (!work) fail(what, "the all-reduce could not start");
+  const auto cause = wait_for([&] { return Works{work}; });
   if (cause) fail(what, *cause);
 }
 

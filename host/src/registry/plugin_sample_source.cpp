@@ -67,6 +67,25 @@ void PluginSampleSource::synthesize(const std::string& out_dir, int64_t count) {
   if (status != DMX_STATUS_OK) fail("synthesize", status, error);
 }
 
+// `synthesize_part` came in 1.3: an older plugin's table ends before it.
+bool PluginSampleSource::can_synthesize_part() const {
+  const dmx_sample_source_api* api = factory_.sample_source;
+  return DMX_HAS_FIELD(api, dmx_sample_source_api, synthesize_part) && api->synthesize_part != nullptr;
+}
+
+void PluginSampleSource::synthesize_part(const std::string& out_dir, int64_t count, int64_t begin, int64_t end) {
+  if (!can_synthesize_part())
+    throw unsupported("sample source '" + name_ + "' (" + library_->path() + ") cannot make a part of a synthesis " +
+                      "run (it offers no `synthesize_part`, added in ABI 1.3): synthesize with one process");
+  if (begin < 0 || begin > end || end > count)
+    throw invalid_argument("sample source '" + name_ + "': samples [" + std::to_string(begin) + ", " +
+                           std::to_string(end) + ") are not a part of a run of " + std::to_string(count));
+  dmx_error error{};
+  const dmx_status status =
+      factory_.sample_source->synthesize_part(instance_, out_dir.c_str(), count, begin, end, &error);
+  if (status != DMX_STATUS_OK) fail("synthesize_part", status, error);
+}
+
 std::optional<Sample> PluginSampleSource::next() {
   if (!can_stream())
     throw unsupported("sample source '" + name_ + "' (" + library_->path() + ") cannot stream: it offers paper " +

@@ -19,6 +19,8 @@ class PluginSampleSource final : public SampleSource {
 
   void prepare() override;
   void synthesize(const std::string& out_dir, int64_t count) override;
+  bool can_synthesize_part() const override;
+  void synthesize_part(const std::string& out_dir, int64_t count, int64_t begin, int64_t end) override;
   std::optional<Sample> next() override;
   bool can_stream() const override;
   bool can_seek() const override;

@@ -282,6 +282,17 @@ dmx_status synthesize(void* instance, const char* out_dir, int64_t count, dmx_er
 }
 
 template <typename T>
+dmx_status synthesize_part(void* instance, const char* out_dir, int64_t count, int64_t begin, int64_t end,
+                           dmx_error* error) {
+  return guarded(error, [&] {
+    if (begin < 0 || begin > end || end > count)
+      throw invalid_argument("synthesize_part: samples [" + std::to_string(begin) + ", " + std::to_string(end) +
+                             ") are not a part of a run of " + std::to_string(count));
+    static_cast<T*>(instance)->synthesize_part(out_dir ? out_dir : "", count, begin, end);
+  });
+}
+
+template <typename T>
 dmx_status next_sample(void* instance, dmx_sample* out, dmx_error* error) {
   dmx_status exhausted = DMX_STATUS_OK;
   const dmx_status status = guarded(error, [&] {
@@ -324,6 +335,19 @@ constexpr auto seek_function() -> decltype(&seek_sample<T>) {
   else return nullptr;
 }
 
+// Whether T offers `synthesize_part(out_dir, count, begin, end)`; a source without it synthesizes in one process.
+template <typename T, typename = void>
+struct has_synthesize_part : std::false_type {};
+template <typename T>
+struct has_synthesize_part<T, std::void_t<decltype(std::declval<T&>().synthesize_part(
+                                  std::string{}, int64_t{0}, int64_t{0}, int64_t{0}))>> : std::true_type {};
+
+template <typename T>
+constexpr auto synthesize_part_function() -> decltype(&synthesize_part<T>) {
+  if constexpr (has_synthesize_part<T>::value) return &synthesize_part<T>;
+  else return nullptr;
+}
+
 // Whether T offers `next()`; a source without it offers paper mode only.
 template <typename T, typename = void>
 struct has_next : std::false_type {};
@@ -350,7 +374,8 @@ const dmx_augmenter_factory* batch_augmenter() {
 template <typename T>
 const dmx_augmenter_factory* sample_source() {
   static const dmx_sample_source_api api{sizeof(dmx_sample_source_api), &detail::prepare<T>, &detail::synthesize<T>,
-                                         detail::next_function<T>(), detail::seek_function<T>()};
+                                         detail::next_function<T>(), detail::seek_function<T>(),
+                                         detail::synthesize_part_function<T>()};
   static const dmx_augmenter_factory factory{sizeof(dmx_augmenter_factory), T::kName, T::kDescription,
                                              DMX_ROLE_SAMPLE_SOURCE, T::kConfigSchema, &detail::create<T>,
                                              &detail::destroy<T>, nullptr, &api};

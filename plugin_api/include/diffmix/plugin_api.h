@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define DMX_ABI_VERSION_MAJOR 1
-#define DMX_ABI_VERSION_MINOR 2
+#define DMX_ABI_VERSION_MINOR 3
 
 /* The name of the one symbol a plugin exports. */
 #define DMX_PLUGIN_ENTRY_SYMBOL "dmx_plugin_entry"
@@ -166,6 +166,12 @@ typedef struct dmx_sample_source_api {
    * makes sample `index` of the run, so a host that persisted the first `index` streamed samples resumes without
    * making any twice. Samples are numbered as in `synthesize`: sample k is a function of (seed, k). */
   dmx_status (*seek)(void* instance, int64_t index, dmx_error* error);
+  /* Since 1.3 (read it only when DMX_HAS_FIELD says the table holds it; may be NULL): one worker's part of a
+   * `synthesize` run of `count` samples, for synthesis spread over processes or hosts. Makes samples [begin, end)
+   * of that run, numbered and named as there, into the cache folder `out_dir`; resumable like `synthesize`. The
+   * caches of parts that cover [0, count), merged in order, are the cache `synthesize` makes. */
+  dmx_status (*synthesize_part)(void* instance, const char* out_dir, int64_t count, int64_t begin, int64_t end,
+                                dmx_error* error);
 } dmx_sample_source_api;
 
 /* ---- factories and the plugin descriptor ------------------------------------------------------------------- */

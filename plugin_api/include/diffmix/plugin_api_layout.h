@@ -81,8 +81,9 @@ DMX_PIN_OFFSET(dmx_sample_source_api, struct_size, 0);
 DMX_PIN_OFFSET(dmx_sample_source_api, prepare, 8);
 DMX_PIN_OFFSET(dmx_sample_source_api, synthesize, 16);
 DMX_PIN_OFFSET(dmx_sample_source_api, next, 24);
-DMX_PIN_OFFSET(dmx_sample_source_api, seek, 32); /* 1.1 */
-DMX_PIN_SIZE(dmx_sample_source_api, 40);
+DMX_PIN_OFFSET(dmx_sample_source_api, seek, 32);            /* 1.1 */
+DMX_PIN_OFFSET(dmx_sample_source_api, synthesize_part, 40); /* 1.3 */
+DMX_PIN_SIZE(dmx_sample_source_api, 48);
 
 DMX_PIN_OFFSET(dmx_augmenter_factory, struct_size, 0);
 DMX_PIN_OFFSET(dmx_augmenter_factory, name, 8);

@@ -172,21 +172,28 @@ plugin::Sample DiffusionSource::sample_of(const diffusion::SynthesisJob& job, at
 }
 
 void DiffusionSource::synthesize(const std::string& out_dir, int64_t count) {
+  synthesize_part(out_dir, count, 0, count);
+}
+
+void DiffusionSource::synthesize_part(const std::string& out_dir, int64_t count, int64_t begin, int64_t end) {
   require_prepared();
   ensure_plan(count);
-  data::SyntheticCacheWriter writer(out_dir);
+  data::SyntheticCacheWriter writer(out_dir, ".png", "", begin);
+  const int64_t wanted = end - begin;
+  const auto next = [&] { return begin + writer.size(); };  // the next sample this part makes
   const int64_t block = settings_.batch_size;
   const std::string task = augmenter_ + " synthesis";
-  context_.progress(task.c_str(), static_cast<uint64_t>(std::min(writer.size(), count)), static_cast<uint64_t>(count));
-  for (int64_t begin = writer.size() / block * block; begin < count; begin += block) {
+  context_.progress(task.c_str(), static_cast<uint64_t>(std::min(writer.size(), wanted)),
+                    static_cast<uint64_t>(wanted));
+  for (int64_t first = next() / block * block; first < end; first += block) {
     if (context_.cancelled())
       throw cancelled(context_.name() + ": synthesis interrupted with " + std::to_string(writer.size()) + " of " +
-                      std::to_string(count) + " samples in " + out_dir + "; run it again to resume");
-    const auto batch = jobs(begin, std::min(begin + block, count));
+                      std::to_string(wanted) + " samples in " + out_dir + "; run it again to resume");
+    const auto batch = jobs(first, std::min(first + block, count));
     const auto images = generate(batch);
     for (size_t i = 0; i < batch.size(); ++i)
-      if (batch[i].index == writer.size()) writer.add(images[i], record_of(batch[i]));
-    context_.progress(task.c_str(), static_cast<uint64_t>(writer.size()), static_cast<uint64_t>(count));
+      if (batch[i].index == next() && batch[i].index < end) writer.add(images[i], record_of(batch[i]));
+    context_.progress(task.c_str(), static_cast<uint64_t>(writer.size()), static_cast<uint64_t>(wanted));
   }
 }
 

@@ -7,7 +7,8 @@
 //
 // Sample k is a function of (seed, k) alone (the plan's job k, denoised with noise drawn from the job's seed), so both
 // modes make the same sample k. Jobs are denoised in blocks of `batch_size` aligned on multiples of it: a resumed
-// run regenerates the block it stopped in whole, so the batches are exactly those of an uninterrupted run.
+// run regenerates the block it stopped in whole, so the batches are exactly those of an uninterrupted run, and so
+// do the shards of a run spread over workers (synthesize_part).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -37,6 +38,10 @@ class DiffusionSource {
   // (resumable), then loads the model. Idempotent.
   void prepare();
   void synthesize(const std::string& out_dir, int64_t count);
+  // Samples [begin, end) of a synthesize run of `count` into `out_dir`, numbered as there: one shard of a run spread
+  // over workers. The blocks are the run's own (a shard that starts or ends inside one denoises it whole and keeps
+  // its share of it), so every image is the one a single process makes.
+  void synthesize_part(const std::string& out_dir, int64_t count, int64_t begin, int64_t end);
   std::optional<plugin::Sample> next();
   void seek(int64_t index);
 

@@ -576,6 +576,9 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   position = start_like_main(place, *model, optimizer, position, device);
   std::vector<at::Tensor> parameters;
   for (const auto& [name, parameter] : named_parameters(*model)) parameters.push_back(parameter);
+  // With other processes, the gradients are averaged bucket by bucket while backward runs.
+  std::optional<dist::GradientReducer> reducer;
+  if (place.shared()) reducer.emplace(options.group, parameters);
 
   TrainResult result;
   result.output_dir = config.output_dir;
@@ -632,9 +635,9 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
       if (place.shared())
         loss = loss * (static_cast<double>(images.size(0) * place.size) / train_loader.batch_length(batch_index));
       optimizer.zero_grad();
+      if (reducer) reducer->reduce_next_backward("the gradients of step " + std::to_string(step + 1));
       loss.backward();
-      if (place.shared())
-        dist::average_gradients(*place.group, parameters, "the gradients of step " + std::to_string(step + 1));
+      if (reducer) reducer->finish();
       optimizer.step(lr);
       ++step;
       ++batch_index;

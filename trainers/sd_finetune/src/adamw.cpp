@@ -48,6 +48,12 @@ NamedTensors AdamW::state() const {
   return out;
 }
 
+std::vector<at::Tensor> AdamW::moments() const {
+  std::vector<at::Tensor> out(exp_avg_);
+  out.insert(out.end(), exp_avg_sq_.begin(), exp_avg_sq_.end());
+  return out;
+}
+
 void AdamW::load_state(const std::map<std::string, at::Tensor>& tensors, int64_t step, const std::string& source) {
   auto fetch = [&](const std::string& key, const at::Tensor& like) {
     const auto found = tensors.find(key);

@@ -1,5 +1,6 @@
 #include "diffmix/sd_finetune/finetuner.hpp"
 
+#include "diffmix/distributed.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/safetensors.hpp"
 #include "diffmix/torch_compat.hpp"
@@ -175,9 +176,42 @@ at::Tensor Finetuner::loss(const TrainingBatch& batch) {
   return at::mse_loss(prediction.to(at::kFloat), target.to(at::kFloat));
 }
 
+int Finetuner::processes() const { return group_ ? group_->size() : 1; }
+
+void Finetuner::share_gradients_with(std::shared_ptr<dist::ProcessGroup> group) {
+  group_ = std::move(group);
+  reducer_.reset();
+  if (processes() == 1) return;
+  std::vector<at::Tensor> tensors;
+  for (const auto& [name, parameter] : parameters_) tensors.push_back(parameter);
+  reducer_ = std::make_shared<dist::GradientReducer>(group_, std::move(tensors));
+}
+
+void Finetuner::start_like_main() {
+  if (processes() == 1) return;
+  std::vector<at::Tensor> state;
+  for (const auto& [name, parameter] : parameters_) state.push_back(parameter);
+  for (const auto& moment : optimizer_->moments()) state.push_back(moment);
+  dist::broadcast_from_main(*group_, state, "the parameters and optimizer state at the start");
+  const auto scale = scaler_ ? scaler_->state() : LossScalerState{};
+  std::vector<at::Tensor> counts{at::tensor({static_cast<double>(step_), static_cast<double>(optimizer_->step_count()),
+                                             scale.scale, static_cast<double>(scale.growth_tracker)},
+                                            at::kDouble)
+                                     .to(device_)};
+  group_->broadcast(counts, 0, "the step at the start");
+  const at::Tensor values = counts.front().cpu();
+  step_ = static_cast<int64_t>(values[0].item<double>());
+  optimizer_->set_step_count(static_cast<int64_t>(values[1].item<double>()));
+  if (scaler_) scaler_->load_state({values[2].item<double>(), static_cast<int64_t>(values[3].item<double>())}, "rank 0");
+  if (tokens_) tokens_->bind_detached(text_encoder_);
+}
+
 double Finetuner::train_step(const TrainingBatch& batch) {
   const auto batch_size = batch.latents.size(0);
   const auto micro = std::max<int64_t>(1, settings_.micro_batch());
+  // Each example's loss counts 1 / (examples of the whole batch), times the number of processes whose gradients are
+  // averaged: the average is then the gradient of the whole batch's mean even when the shares differ in size.
+  const double whole = static_cast<double>(batch.whole_size > 0 ? batch.whole_size : batch_size) / processes();
   double total = 0.0;
   for (int64_t begin = 0; begin < batch_size; begin += micro) {
     const auto end = std::min(batch_size, begin + micro);
@@ -185,11 +219,15 @@ double Finetuner::train_step(const TrainingBatch& batch) {
                        batch.timesteps.slice(0, begin, end),
                        std::vector<int64_t>(batch.labels.begin() + begin, batch.labels.begin() + end)};
     // Each micro-batch's mean, weighted by its share: the gradient of the whole batch's mean.
-    const double share = static_cast<double>(end - begin) / static_cast<double>(batch_size);
+    const double share = static_cast<double>(end - begin) / whole;
     const auto part_loss = loss(part) * share;
+    // The last micro-batch's backward also averages the gradients over the processes, bucket by bucket.
+    if (reducer_ && end == batch_size)
+      reducer_->reduce_next_backward("the gradients of step " + std::to_string(step_ + 1));
     (scaler_ ? scaler_->scale(part_loss) : part_loss).backward();
     total += part_loss.item<double>();
   }
+  if (reducer_) reducer_->finish();
   apply_gradients();
   ++step_;
   if (tokens_) tokens_->bind_detached(text_encoder_);
@@ -215,7 +253,8 @@ void Finetuner::save_checkpoint(const std::string& path) const {
                                                  {"strategy", to_string(settings_.strategy)},
                                                  {"lora_rank", std::to_string(lora_ ? settings_.lora_rank : 0)},
                                                  {"classes", std::to_string(class_names_.size())},
-                                                 {"seed", std::to_string(seed_)}};
+                                                 {"seed", std::to_string(seed_)},
+                                                 {"processes", std::to_string(processes())}};
   if (scaler_) {
     metadata["loss_scale"] = exact_text(scaler_->state().scale);
     metadata["loss_scale_growth_tracker"] = std::to_string(scaler_->state().growth_tracker);
@@ -238,6 +277,15 @@ void Finetuner::load_checkpoint(const std::string& path) {
   expect("classes", std::to_string(class_names_.size()));
   // Step s draws its batch from (seed, s): the seed is the rest of the random state an exact resume needs.
   expect("seed", std::to_string(seed_));
+  // The shares, and so the floating-point sums, depend on the number of processes.
+  const auto processes_saved = metadata.count("processes") ? metadata_value(metadata, "processes", path) : "1";
+  if (processes_saved != std::to_string(processes())) {
+    throw dmx::invalid_argument(path + ": this checkpoint was written by " + processes_saved +
+                                (processes_saved == "1" ? " process" : " processes fine-tuning together") +
+                                " and this run has " + std::to_string(processes()) + ": resume it with " +
+                                "--nproc-per-node " + processes_saved + " (or WORLD_SIZE=" + processes_saved +
+                                "), or start over with --fresh");
+  }
   const auto step = metadata_integer(metadata, "step", path);
   // Checkpoints from before skipped updates existed have one count for both.
   const auto optimizer_step =

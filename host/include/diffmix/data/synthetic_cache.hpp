@@ -118,8 +118,11 @@ class SyntheticCacheWriter {
   // first writer records it in kMadeByFileName; a later writer with another text is an InvalidArgument error that
   // names the folder and the first line that differs, as samples made with other settings must not be mixed with
   // the new ones. The sample count is not part of it: a cache may grow.
+  //
+  // `first_index` numbers the samples of a part of a run (a shard, see cache_shards.hpp): its sample n is the run's
+  // sample first_index + n and is stored under that number, so merged parts name their images as one run does.
   explicit SyntheticCacheWriter(const std::string& folder, const std::string& extension = ".png",
-                                const std::string& made_by = "");
+                                const std::string& made_by = "", int64_t first_index = 0);
   ~SyntheticCacheWriter();
   SyntheticCacheWriter(const SyntheticCacheWriter&) = delete;
   SyntheticCacheWriter& operator=(const SyntheticCacheWriter&) = delete;
@@ -132,10 +135,17 @@ class SyntheticCacheWriter {
   // Writes `image` (uint8 H×W×C) as images/<6-digit index><extension> (record.path, if set, is ignored and
   // replaced), then appends and fsyncs the manifest line. Returns the stored record.
   const SyntheticRecord& add(const at::Tensor& image, SyntheticRecord record);
+  // As add, with the image an encoded file that is copied as it is (keeping its extension): merging caches never
+  // decodes or re-encodes an image.
+  const SyntheticRecord& add_file(const std::string& image_file, SyntheticRecord record);
 
  private:
+  void check_new_record(const SyntheticRecord& record) const;
+  const SyntheticRecord& append(SyntheticRecord record);
+
   std::string folder_;
   std::string extension_;
+  int64_t first_index_ = 0;
   std::optional<io::FileLock> lock_;  // one writer per folder, across processes too
   std::vector<SyntheticRecord> records_;
   std::unique_ptr<io::LineLog> manifest_;

@@ -42,6 +42,9 @@ class AdamW {
 
   // The moments as "exp_avg.<name>" / "exp_avg_sq.<name>", on the CPU.
   NamedTensors state() const;
+  // The moments themselves, where they live (written in place to copy another process's optimizer).
+  std::vector<at::Tensor> moments() const;
+  void set_step_count(int64_t step) { step_ = step; }
   // Restores state() output and the step count. A missing tensor or one of another shape is a Format / Shape error
   // naming it and `source`.
   void load_state(const std::map<std::string, at::Tensor>& tensors, int64_t step, const std::string& source);

@@ -13,6 +13,10 @@
 // settings.precision picks the forward passes' dtype: mixed precision runs the text encoder (when it learns tokens) and
 // the UNet under autocast, while the weights, the trainable parameters, AdamW's state and the loss stay float32; fp16
 // adds dynamic loss scaling, whose skipped steps (inf/nan gradients) still count as training steps.
+//
+// Data parallel (FinetuneRunOptions::group): every process draws the step's whole batch from (seed, step) and trains
+// on its contiguous share of it; the gradients are averaged over the processes before clipping, so every process
+// takes the update one process would take on the whole batch. Rank 0 alone writes the output folder.
 #pragma once
 
 #include "diffmix/data/dataset.hpp"
@@ -32,9 +36,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace dmx::dist {
+class GradientReducer;
+class ProcessGroup;
+}
 
 namespace dmx::finetune {
 
@@ -44,6 +54,9 @@ struct TrainingBatch {
   at::Tensor noise;      // [B, C, h, w] standard normal
   at::Tensor timesteps;  // int64 [B] in [0, num_train_timesteps)
   std::vector<int64_t> labels;  // class index per example
+  // With data parallelism this batch is one process's share of the step's batch, which has `whole_size` examples
+  // (0: this batch is the whole of it).
+  int64_t whole_size = 0;
 };
 
 class Finetuner {
@@ -59,6 +72,13 @@ class Finetuner {
   // One training step: forward and backward in micro-batches, gradient clipping, one AdamW update (skipped when loss
   // scaling finds an inf or nan gradient). Returns the batch's mean loss.
   double train_step(const TrainingBatch& batch);
+
+  // From now on each train_step averages the gradients over `group` (one process's share of every batch each) and
+  // checkpoints record its size. nullptr, or a group of one, trains alone.
+  void share_gradients_with(std::shared_ptr<dist::ProcessGroup> group);
+  // Copies rank 0's parameters, optimizer state, step counts and loss scale to every process of the group, e.g. after
+  // rank 0 alone read a checkpoint.
+  void start_like_main();
 
   // Turns dynamic loss scaling on with `options`, whatever the precision (fp16 turns it on with the defaults), e.g. to
   // use a shorter growth interval. Resets the scale to options.init_scale.
@@ -80,7 +100,8 @@ class Finetuner {
   // Checkpoint = parameters + optimizer state + both step counts + the loss scaler's state + the seed and settings that
   // must not change across a resume.
   void save_checkpoint(const std::string& path) const;
-  // Restores a checkpoint written by save_checkpoint for the same strategy, rank and classes (an error otherwise).
+  // Restores a checkpoint written by save_checkpoint for the same strategy, rank, classes and number of processes (an
+  // error otherwise).
   void load_checkpoint(const std::string& path);
 
   // Writes the LoRA, the embeddings and the manifest into `folder` (created if needed).
@@ -97,6 +118,7 @@ class Finetuner {
   at::Tensor prompt_embeddings(const std::vector<int64_t>& labels);
   // Clipping and the AdamW update from the accumulated gradients (through the loss scaler when there is one).
   void apply_gradients();
+  int processes() const;  // the size of the group sharing gradients, 1 alone
 
   std::string model_path_;
   FinetuneSettings settings_;
@@ -120,6 +142,8 @@ class Finetuner {
   std::optional<AdamW> optimizer_;
   std::optional<LossScaler> scaler_;
   int64_t step_ = 0;
+  std::shared_ptr<dist::ProcessGroup> group_;
+  std::shared_ptr<dist::GradientReducer> reducer_;  // averages over group_ while the last backward of a step runs
 };
 
 struct FinetuneRunOptions {
@@ -131,6 +155,8 @@ struct FinetuneRunOptions {
   // Log steps, rate, ETA and loss. A caller that reports progress its own way (a plugin, through the host's
   // progress callback) turns this off so that each step is not reported twice.
   bool log_progress = true;
+  // The processes fine-tuning together (see the top of this file); nullptr trains alone.
+  std::shared_ptr<dist::ProcessGroup> group;
 };
 
 struct FinetuneResult {
@@ -143,7 +169,8 @@ struct FinetuneResult {
 
 // The whole run on `dataset`: encodes the images once, trains for config.train.steps steps, checkpoints every
 // checkpoint_every steps and on cancellation (then throws dmx::cancelled), writes the artifacts at the end. Every
-// random draw of step s comes from a generator seeded by (seed, s), so a resumed run repeats the uninterrupted one.
+// random draw of step s comes from a generator seeded by (seed, s), so a resumed run repeats the uninterrupted one,
+// and N processes together repeat one process.
 FinetuneResult run_finetune(const FinetuneConfig& config, const data::Dataset& dataset,
                             const FinetuneRunOptions& options = {});
 // As above on the dataset config.data describes.
