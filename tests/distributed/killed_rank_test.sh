@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `diffmix train --nproc-per-node 2`, hurt from outside:
+# `diffmix train --nproc-per-node 2` and `diffmix finetune --nproc-per-node 2`, hurt from outside:
 #   1. rank 1 killed with SIGKILL mid-training: the launch ends (never hangs) with an error naming rank 1, and rank 0
 #      says which rank stopped answering; no rank is left running;
 #   2. Ctrl-C: every rank stops at the same step, rank 0 saves the checkpoint, the launch exits with 130, and the same
-#      command continues from there to the end.
+#      command continues from there to the end;
+#   3. the same for fine-tuning (TI + LoRA of the shipped models/fmnist-sd).
 set -uo pipefail
 diffmix=${DIFFMIX:-build/bin/diffmix}
 source "$(dirname "$0")/../common/require_fashion_mnist.sh"
@@ -40,14 +41,15 @@ threads = 1
 TOML
 }
 
-# Waits until rank 0 has logged step progress, so that the ranks are inside the training loop.
+# Waits until rank 0 has logged `pattern` (default: the second epoch), so that the ranks are inside the loop.
 wait_for_training() {
+  local pattern=${2:-epoch 2/}
   for _ in $(seq 1 600); do
-    grep -q "epoch 2/" "$1" && return 0
+    grep -q "$pattern" "$1" && return 0
     sleep 0.1
   done
   cat "$1" >&2
-  fail "the launch did not reach its second epoch"
+  fail "the launch did not log '$pattern'"
 }
 
 # Waits at most $2 seconds for process $1 to end; its exit status is in $status.
@@ -99,3 +101,34 @@ fi
 grep -q "resuming" "$work/resumed.log" || { cat "$work/resumed.log" >&2; fail "the second launch did not resume"; }
 [ "$(grep -c . "$work/interrupted/metrics.jsonl")" = 40 ] || fail "metrics.jsonl does not have 40 epochs"
 echo "Ctrl-C: every rank stopped (exit 130), and the same command resumed and finished"
+
+# 3. Ctrl-C while fine-tuning, then the same command to the end.
+model="$(cd "$(dirname "$0")/../.." && pwd)/models/fmnist-sd"
+cat >"$work/finetune.toml" <<TOML
+output = "$work/finetuned"
+[data]
+kind = "fashion-mnist"
+shots = 4
+metaclass = "clothing"
+[model]
+path = "$model"
+[finetune]
+steps = 300
+batch_size = 4
+resolution = 32
+initializer_token = "clothing"
+checkpoint_every = 1000
+TOML
+"$diffmix" finetune "$work/finetune.toml" --nproc-per-node 2 >"$work/finetune.log" 2>&1 &
+launcher=$!
+wait_for_training "$work/finetune.log" "finetune ti+db [0-9]"
+kill -INT "$launcher"
+wait_bounded "$launcher" 60
+[ "$status" = 130 ] || { cat "$work/finetune.log" >&2; fail "fine-tuning: exit status $status after Ctrl-C, not 130"; }
+[ -f "$work/finetuned/checkpoint.safetensors" ] || fail "fine-tuning: no checkpoint after Ctrl-C"
+[ -z "$(rank_pid 0)$(rank_pid 1)" ] || fail "fine-tuning: ranks left running after Ctrl-C"
+"$diffmix" finetune "$work/finetune.toml" --nproc-per-node 2 >"$work/finetune-resumed.log" 2>&1 ||
+  { cat "$work/finetune-resumed.log" >&2; fail "the resumed fine-tuning failed"; }
+grep -q "for 300 steps (resumed from [1-9]" "$work/finetune-resumed.log" ||
+  { cat "$work/finetune-resumed.log" >&2; fail "the second fine-tuning launch did not resume"; }
+echo "fine-tuning Ctrl-C: every rank stopped (exit 130), and the same command resumed and finished"
