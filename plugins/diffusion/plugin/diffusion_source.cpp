@@ -185,7 +185,7 @@ void DiffusionSource::synthesize_part(const std::string& out_dir, int64_t count,
   const std::string task = augmenter_ + " synthesis";
   context_.progress(task.c_str(), static_cast<uint64_t>(std::min(writer.size(), wanted)),
                     static_cast<uint64_t>(wanted));
-  for (int64_t first = next() / block * block; first < end; first += block) {
+  for (int64_t first = next() / block * block; first < end && next() < end; first += block) {
     if (context_.cancelled())
       throw cancelled(context_.name() + ": synthesis interrupted with " + std::to_string(writer.size()) + " of " +
                       std::to_string(wanted) + " samples in " + out_dir + "; run it again to resume");
