@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,6 +19,16 @@
 #include "diffmix/io/image.hpp"
 
 namespace dmx::test {
+
+// The message of the dmx::Error `action` throws, or "no error".
+inline std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "no error";
+}
 
 // A fresh folder under the system temp dir, removed when the object goes out of scope.
 class TempDir {

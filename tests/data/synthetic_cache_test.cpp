@@ -18,6 +18,7 @@ namespace {
 using dmx::data::SyntheticCache;
 using dmx::data::SyntheticCacheWriter;
 using dmx::data::SyntheticRecord;
+using dmx::test::error_of;
 using dmx::test::TempDir;
 using dmx::test::write_text;
 
@@ -28,15 +29,6 @@ SyntheticRecord record(int64_t source, int64_t target, double strength, uint64_t
   r.strength = strength;
   r.seed = seed;
   return r;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const dmx::Error& error) {
-    return error.what();
-  }
-  return "no error";
 }
 
 TEST(SoftLabel, FollowsTheDiffMixFormula) {
