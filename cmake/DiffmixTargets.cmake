@@ -9,23 +9,45 @@ set(DIFFMIX_PCH_HEADERS <ATen/ATen.h> <torch/types.h> <string> <vector> <memory>
 target_precompile_headers(diffmix_torch_pch PRIVATE ${DIFFMIX_PCH_HEADERS})
 
 # Plugins compile with hidden visibility, and clang refuses a precompiled header built with other visibility flags:
-# they get their own copy of the same header.
-add_library(diffmix_plugin_torch_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/torch_pch_anchor.cpp)
-target_link_libraries(diffmix_plugin_torch_pch PUBLIC diffmix::torch)
-set_target_properties(diffmix_plugin_torch_pch PROPERTIES
-  CXX_VISIBILITY_PRESET hidden C_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
-target_precompile_headers(diffmix_plugin_torch_pch PRIVATE ${DIFFMIX_PCH_HEADERS})
+# there they get their own copy of the same header. GCC takes the shared one (what a plugin exports is decided by its
+# version script, not by the header's visibility).
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  add_library(diffmix_plugin_torch_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/torch_pch_anchor.cpp)
+  target_link_libraries(diffmix_plugin_torch_pch PUBLIC diffmix::torch)
+  set_target_properties(diffmix_plugin_torch_pch PROPERTIES
+    CXX_VISIBILITY_PRESET hidden C_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  target_precompile_headers(diffmix_plugin_torch_pch PRIVATE ${DIFFMIX_PCH_HEADERS})
+  set(DIFFMIX_PLUGIN_PCH diffmix_plugin_torch_pch)
+else()
+  set(DIFFMIX_PLUGIN_PCH diffmix_torch_pch)
+endif()
+
+# Test programs share a header that adds GoogleTest and nlohmann::json, and compile at -Og: their time goes into the
+# libraries and LibTorch, which keep the build type's optimisation, while optimising their own template-heavy code
+# (gtest's assertions, json, inlined ATen calls) took half of a clean build (docs/contributing.md).
+set(DIFFMIX_TEST_COMPILE_OPTIONS -Og)
+if(DIFFMIX_BUILD_TESTS)
+  add_library(diffmix_test_torch_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/torch_pch_anchor.cpp)
+  target_link_libraries(diffmix_test_torch_pch PUBLIC diffmix::torch GTest::gtest nlohmann_json::nlohmann_json)
+  target_compile_options(diffmix_test_torch_pch PRIVATE ${DIFFMIX_TEST_COMPILE_OPTIONS})
+  target_precompile_headers(diffmix_test_torch_pch PRIVATE ${DIFFMIX_PCH_HEADERS} <gtest/gtest.h> <nlohmann/json.hpp>)
+endif()
 
 # dmx_plugin_use_torch(<plugin>): link LibTorch into a plugin made by dmx_add_plugin, with the plugins' header.
 function(dmx_plugin_use_torch target)
   target_link_libraries(${target} PRIVATE diffmix::torch)
-  target_precompile_headers(${target} REUSE_FROM diffmix_plugin_torch_pch)
+  target_precompile_headers(${target} REUSE_FROM ${DIFFMIX_PLUGIN_PCH})
 endfunction()
 
 # dmx_use_torch(<target>): link LibTorch and reuse the shared precompiled header.
 function(dmx_use_torch target)
   target_link_libraries(${target} PUBLIC diffmix::torch)
-  target_precompile_headers(${target} REUSE_FROM diffmix_torch_pch)
+  get_target_property(_dmx_is_test ${target} DIFFMIX_TEST_PROGRAM)
+  if(_dmx_is_test)
+    target_precompile_headers(${target} REUSE_FROM diffmix_test_torch_pch)
+  else()
+    target_precompile_headers(${target} REUSE_FROM diffmix_torch_pch)
+  endif()
   # The header was compiled with -fPIC; an executable's default -fPIE would make GCC ignore it.
   get_target_property(_dmx_type ${target} TYPE)
   if(_dmx_type STREQUAL "EXECUTABLE")
@@ -79,7 +101,7 @@ endfunction()
 
 # dmx_add_test(<name> SOURCES ... [LIBS ...] [LABELS ...]): a GoogleTest program registered with CTest as one test.
 # One test per program, not per case: every process pays ~1-2 s to load LibTorch, which would dominate the suite.
-# Run a single case with `build/tests/<area>/<name> --gtest_filter=...`.
+# Run a single case with `build/tests/<area>/<name> --gtest_filter=...`. It links LibTorch with the tests' header.
 set(DIFFMIX_TEST_ENVIRONMENT
   "DIFFMIX_PLUGIN_PATH=${DIFFMIX_PLUGIN_BUILD_DIR}"
   "DIFFMIX_TEST_PLUGIN_DIR=${PROJECT_BINARY_DIR}/test-plugins"
@@ -88,7 +110,10 @@ set(DIFFMIX_TEST_ENVIRONMENT
 function(dmx_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
+  set_target_properties(${name} PROPERTIES DIFFMIX_TEST_PROGRAM ON)
+  target_compile_options(${name} PRIVATE ${DIFFMIX_TEST_COMPILE_OPTIONS})
   target_link_libraries(${name} PRIVATE GTest::gtest GTest::gtest_main ${ARG_LIBS})
+  dmx_use_torch(${name})
   add_test(NAME ${name} COMMAND ${name} --gtest_brief=1)
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" ENVIRONMENT "${DIFFMIX_TEST_ENVIRONMENT}")
 endfunction()

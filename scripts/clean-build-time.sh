@@ -20,3 +20,9 @@ steps=$(grep -c '^\[' "$work/build.log" || true)
 echo "clean build of $(git rev-parse --short HEAD) ${*:-(default options)}, $(nproc) cores, no ccache:"
 printf '  configure %4d s\n  build     %4d s (%d steps)\n  total     %d min %02d s\n' \
   $((configured - start)) $((built - configured)) "$steps" $(((built - start) / 60)) $(((built - start) % 60))
+# Where the time went, from Ninja's log: the compiler's seconds summed over every step (what more cores would
+# share), and the slowest steps (what bounds the build however many cores there are).
+awk 'NR > 1 { t = ($2 - $1) / 1000; total += t; print t, $4 } END { printf "  compiler time %d s in all\n", total > "/dev/stderr" }' \
+  build/.ninja_log 2>&1 >"$work/steps.txt" | cat
+echo "  slowest steps:"
+sort -rn "$work/steps.txt" | head -8 | awk '{ printf "    %5.1f s  %s\n", $1, $2 }'

@@ -2,15 +2,15 @@
 
 #include "diffmix/error.hpp"
 
-#include <sys/stat.h>
+#include <filesystem>
 
 namespace dmx::sd {
 
 namespace {
 
-bool is_file(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
+bool holds_file(const std::string& folder, const char* name) {
+  std::error_code unreadable;
+  return std::filesystem::is_regular_file(folder + "/" + name, unreadable);
 }
 
 }  // namespace
@@ -19,7 +19,7 @@ ComponentFolder open_component(const std::string& folder, const std::string& com
   std::string path = folder;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   // A component folder given directly: open it as `<parent>/<name>`.
-  if (is_file(path + "/config.json") && !is_file(path + "/model_index.json")) {
+  if (holds_file(path, "config.json") && !holds_file(path, "model_index.json")) {
     const auto slash = path.find_last_of('/');
     if (slash == std::string::npos) return ComponentFolder::open(".", path);
     return ComponentFolder::open(slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1));
