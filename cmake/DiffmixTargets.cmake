@@ -101,6 +101,7 @@ endfunction()
 
 # dmx_add_test(<name> SOURCES ... [LIBS ...] [LABELS ...]): a GoogleTest program registered with CTest as one test.
 # One test per program, not per case: every process pays ~1-2 s to load LibTorch, which would dominate the suite.
+# The quick tests of an area share one program too: each program costs the build a few seconds of its own.
 # Run a single case with `build/tests/<area>/<name> --gtest_filter=...`. It links LibTorch with the tests' header.
 set(DIFFMIX_TEST_ENVIRONMENT
   "DIFFMIX_PLUGIN_PATH=${DIFFMIX_PLUGIN_BUILD_DIR}"
