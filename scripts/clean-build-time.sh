@@ -22,7 +22,7 @@ printf '  configure %4d s\n  build     %4d s (%d steps)\n  total     %d min %02d
   $((configured - start)) $((built - configured)) "$steps" $(((built - start) / 60)) $(((built - start) % 60))
 # Where the time went, from Ninja's log: the compiler's seconds summed over every step (what more cores would
 # share), and the slowest steps (what bounds the build however many cores there are).
-awk 'NR > 1 { t = ($2 - $1) / 1000; total += t; print t, $4 } END { printf "  compiler time %d s in all\n", total > "/dev/stderr" }' \
-  build/.ninja_log 2>&1 >"$work/steps.txt" | cat
+awk 'NR > 1 { print ($2 - $1) / 1000, $4 }' build/.ninja_log > "$work/steps.txt"
+awk '{ total += $1 } END { printf "  compiler time %d s in all\n", total }' "$work/steps.txt"
 echo "  slowest steps:"
 sort -rn "$work/steps.txt" | head -8 | awk '{ printf "    %5.1f s  %s\n", $1, $2 }'

@@ -284,7 +284,7 @@ std::string augmenter_list(const AugmentChain& chain) {
   return names.empty() ? "none" : names;
 }
 
-std::string percent_with_sign(double fraction) {
+std::string percent_label(double fraction) {
   char text[32];
   std::snprintf(text, sizeof(text), "%.2f%%", fraction * 100.0);
   return text;
@@ -299,7 +299,8 @@ std::string describe_shot_groups(const std::vector<data::ShotGroupAccuracy>& gro
     if (group.group == data::ShotGroup::Many) bound = "> " + std::to_string(thresholds.many) + " images, ";
     if (group.group == data::ShotGroup::Few) bound = "< " + std::to_string(thresholds.few) + ", ";
     text += (text.empty() ? "" : ", ") + std::string(data::to_string(group.group)) + " (" + bound +
-            std::to_string(group.classes) + " classes) " + (std::isnan(group.accuracy) ? "-" : percent_with_sign(group.accuracy));
+            std::to_string(group.classes) + " classes) " +
+            (std::isnan(group.accuracy) ? "-" : percent_label(group.accuracy));
   }
   return text;
 }
@@ -308,9 +309,9 @@ std::string describe_shot_groups(const std::vector<data::ShotGroupAccuracy>& gro
 std::string describe_test_groups(const std::vector<TestGroupAccuracy>& groups) {
   std::string text;
   for (const auto& group : groups)
-    text += group.name + " " + (std::isnan(group.accuracy) ? std::string("-") : percent_with_sign(group.accuracy)) + " (" +
+    text += group.name + " " + (std::isnan(group.accuracy) ? std::string("-") : percent_label(group.accuracy)) + " (" +
             std::to_string(group.images) + " images), ";
-  return text + "worst " + percent_with_sign(worst_group_accuracy(groups));
+  return text + "worst " + percent_label(worst_group_accuracy(groups));
 }
 
 std::vector<std::pair<std::string, at::Tensor>> named_parameters(Classifier& model) {
@@ -480,7 +481,8 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     const auto done = place.is_main() ? finished_result(config, run_fingerprint) : std::nullopt;
     if (main_says(place, done.has_value(), "whether the run had finished")) {
       if (!done) return TrainResult{config.output_dir};
-      spdlog::info("{}: finished earlier (test top-1 {}); result.json is kept", config.output_dir, percent_with_sign(done->top1));
+      spdlog::info("{}: finished earlier (test top-1 {}); result.json is kept", config.output_dir,
+                   percent_label(done->top1));
       return *done;
     }
   }
@@ -674,7 +676,7 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
     }
     if (metrics.evaluated)
       spdlog::info("epoch {}/{}: test top-1 {} (mean per class {})", epoch + 1, config.optim.epochs,
-                   percent_with_sign(metrics.top1), percent_with_sign(metrics.mean_per_class));
+                   percent_label(metrics.top1), percent_label(metrics.mean_per_class));
     // Metrics first, then the checkpoint: a kill in between repeats the epoch, and its line is rewritten on resume.
     if (place.is_main()) append_metrics(metrics_path, metrics, result.class_names);
     result.history.push_back(metrics);
@@ -705,7 +707,7 @@ TrainResult train_classifier(const TrainConfig& config, PluginRegistry& registry
   if (!result.test_groups.empty()) spdlog::info("test groups: {}", describe_test_groups(result.test_groups));
   if (const EpochMetrics* best = best_evaluated_epoch(result.history); best && config.optim.eval_every > 1)
     spdlog::info("test top-1 {} after the last epoch; best of the evaluated epochs (every {}): {} after epoch {}",
-                 percent_with_sign(result.top1), config.optim.eval_every, percent_with_sign(best->top1), best->epoch);
+                 percent_label(result.top1), config.optim.eval_every, percent_label(best->top1), best->epoch);
   if (place.is_main()) {
     save_weights(*model, config.output_dir + "/model.safetensors");
     write_result(config.output_dir + "/result.json", result, run_fingerprint);

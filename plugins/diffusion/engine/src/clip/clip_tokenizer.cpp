@@ -3,6 +3,7 @@
 #include "basic_tokenizer.hpp"
 #include "unicode_text.hpp"
 
+#include "../common/file_kind.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/sd/config_file.hpp"
 
@@ -12,7 +13,6 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
-#include <sys/stat.h>
 
 namespace dmx::sd {
 
@@ -29,11 +29,6 @@ std::string read_text_file(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-bool file_exists(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
 }
 
 size_t line_of_byte(const std::string& text, size_t byte) {
@@ -155,7 +150,7 @@ CLIPTokenizer CLIPTokenizer::load(const std::string& folder) {
 
   std::string bos = "<|startoftext|>", eos = "<|endoftext|>", unk = "<|endoftext|>", pad = "<|endoftext|>";
   const auto config_path = folder + "/tokenizer_config.json";
-  if (file_exists(config_path)) {
+  if (is_regular_file(config_path)) {
     const auto config = ConfigFile::open(config_path);
     bos = special_token(config, "bos_token").value_or(bos);
     eos = special_token(config, "eos_token").value_or(eos);

@@ -2,21 +2,11 @@
 
 #include "diffmix/error.hpp"
 
-#include <sys/stat.h>
+#include "file_kind.hpp"
 
 namespace dmx::sd {
 
 namespace {
-
-bool is_directory(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
-}
-
-bool is_file(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
-}
 
 std::string join(const std::string& folder, const std::string& name) {
   if (folder.empty() || folder.back() == '/') return folder + name;
@@ -36,11 +26,11 @@ ComponentFolder ComponentFolder::open(const std::string& model_folder, const std
   return folder;
 }
 
-bool ComponentFolder::has_file(const std::string& filename) const { return is_file(join(path_, filename)); }
+bool ComponentFolder::has_file(const std::string& filename) const { return is_regular_file(join(path_, filename)); }
 
 std::string ComponentFolder::file(const std::string& filename) const {
   const auto path = join(path_, filename);
-  if (!is_file(path)) throw dmx::not_found(path + ": no such file");
+  if (!is_regular_file(path)) throw dmx::not_found(path + ": no such file");
   return path;
 }
 

@@ -1,25 +1,15 @@
 #include "component_config.hpp"
 
+#include "../common/file_kind.hpp"
 #include "diffmix/error.hpp"
 
-#include <filesystem>
-
 namespace dmx::sd {
-
-namespace {
-
-bool holds_file(const std::string& folder, const char* name) {
-  std::error_code unreadable;
-  return std::filesystem::is_regular_file(folder + "/" + name, unreadable);
-}
-
-}  // namespace
 
 ComponentFolder open_component(const std::string& folder, const std::string& component) {
   std::string path = folder;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   // A component folder given directly: open it as `<parent>/<name>`.
-  if (holds_file(path, "config.json") && !holds_file(path, "model_index.json")) {
+  if (is_regular_file(path + "/config.json") && !is_regular_file(path + "/model_index.json")) {
     const auto slash = path.find_last_of('/');
     if (slash == std::string::npos) return ComponentFolder::open(".", path);
     return ComponentFolder::open(slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1));
