@@ -9,23 +9,13 @@
 #include "diffmix/classifier/weights.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/safetensors.hpp"
+#include "model_checks.hpp"
 
 namespace dmx::classifier {
 namespace {
 
-namespace fs = std::filesystem;
-
-int64_t parameter_count(const torch::nn::Module& module) {
-  int64_t count = 0;
-  for (const auto& p : module.parameters()) count += p.numel();
-  return count;
-}
-
-std::string temp_path(const std::string& name) {
-  const auto folder = fs::temp_directory_path() / ("dmx_models_test_" + std::to_string(::getpid()));
-  fs::create_directories(folder);
-  return (folder / name).string();
-}
+using test::parameter_count;
+using test::temp_path;
 
 TEST(ResNet, HasTorchvisionNamesAndParameterCounts) {
   // torchvision.models.resnet18() / resnet50() with 1000 classes.

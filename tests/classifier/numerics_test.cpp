@@ -10,13 +10,12 @@
 #include "diffmix/classifier/paired_difference.hpp"
 #include "diffmix/classifier/sgd.hpp"
 #include "diffmix/error.hpp"
+#include "common/relative_error.hpp"
 
 namespace dmx::classifier {
 namespace {
 
-double relative_error(const at::Tensor& a, const at::Tensor& b) {
-  return (a - b).abs().max().item<double>() / std::max(b.abs().max().item<double>(), 1e-30);
-}
+using test::relative_error;
 
 // ε = 0.1, PyTorch's meaning: the paper's confidence 0.9.
 TEST(LabelSmoothing, OneTenthGivesTheKnownRows) {

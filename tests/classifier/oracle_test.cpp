@@ -14,6 +14,7 @@
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/io/image.hpp"
 #include "sources/sources_test_files.hpp"
+#include "common/run_cli.hpp"
 
 namespace {
 
@@ -25,7 +26,7 @@ at::Tensor picture(double level, at::Generator& generator) {
   return (at::full({12, 12, 3}, level) + at::randn({12, 12, 3}, generator) * 12.0).clamp(0, 255).to(at::kByte);
 }
 
-void write_image_folder(const std::string& root) {
+void write_dark_and_light_images(const std::string& root) {
   auto generator = at::detail::createCPUGenerator(3);
   for (const char* split : {"train", "test"})
     for (const auto& [name, level] : {std::pair<const char*, double>{"dark", 40.0}, {"light", 215.0}}) {
@@ -36,15 +37,11 @@ void write_image_folder(const std::string& root) {
     }
 }
 
-int run_cli(const std::string& arguments, const std::string& log) {
-  const auto command = dmx::test::cli_path() + " " + arguments + " > " + log + " 2>&1";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using dmx::test::run_cli;
 
 TEST(Oracle, RecognisesGeneratedClassesAndSeesMixesMoveTowardTheTarget) {
   const auto dir = dmx::test::fresh_dir("oracle-test", "blends");
-  write_image_folder(dir + "/shades");
+  write_dark_and_light_images(dir + "/shades");
   const auto config = dir + "/oracle.toml";
   std::ofstream(config) << "seed = 1\noutput = \"" << dir << "/oracle\"\n"
                         << "[data]\nkind = \"image-folder\"\nroot = \"" << dir << "/shades\"\ncrop_padding = 1\n"

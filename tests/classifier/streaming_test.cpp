@@ -24,6 +24,7 @@
 #include "diffmix/io/safetensors.hpp"
 #include "diffmix/registry.hpp"
 #include "sources/sources_test_files.hpp"
+#include "common/run_cli.hpp"
 
 namespace {
 
@@ -63,11 +64,7 @@ std::string write_config(const std::string& dir, const std::string& name, const 
   return dir + "/" + name;
 }
 
-int run_cli(const std::string& arguments, const std::string& log) {
-  const auto command = dmx::test::cli_path() + " " + arguments + " > " + log + " 2>&1";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using dmx::test::run_cli;
 
 // metrics.jsonl without the timing fields.
 std::vector<nlohmann::json> metrics_of(const std::string& run) {

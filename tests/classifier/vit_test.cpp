@@ -14,31 +14,20 @@
 #include "diffmix/classifier/weights.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/io/safetensors.hpp"
+#include "model_checks.hpp"
+#include "common/relative_error.hpp"
 
 namespace dmx::classifier {
 namespace {
+
+using test::parameter_count;
+using test::relative_error;
+using test::temp_path;
 
 namespace fs = std::filesystem;
 
 // Small enough to train in a second on two cores: 8-pixel patches, 2 blocks of width 32 with 4 heads.
 const VitShape kTestShape{8, 32, 2, 4, 4};
-
-int64_t parameter_count(const torch::nn::Module& module) {
-  int64_t count = 0;
-  for (const auto& p : module.parameters()) count += p.numel();
-  return count;
-}
-
-std::string temp_path(const std::string& name) {
-  const auto folder = fs::temp_directory_path() / ("dmx_vit_test_" + std::to_string(::getpid()));
-  fs::create_directories(folder);
-  return (folder / name).string();
-}
-
-double relative_error(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>() /
-         std::max(b.abs().max().item<double>(), 1e-30);
-}
 
 at::Tensor parameter(const torch::nn::Module& module, const std::string& name) {
   return named_state(module).at(name).detach().to(at::kDouble);

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "common/test_env.hpp"
@@ -28,6 +29,14 @@ inline CliRun run_cli(const std::string& arguments) {
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// `diffmix <arguments>` through the shell with stdout and stderr into the file `log`; its exit code (-1 when it
+// ended by a signal).
+inline int run_cli(const std::string& arguments, const std::string& log) {
+  const auto command = cli_path() + " " + arguments + " > " + log + " 2>&1";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace dmx::test

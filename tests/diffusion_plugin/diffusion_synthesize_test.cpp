@@ -23,6 +23,7 @@
 #include "diffmix/data/synthetic_cache.hpp"
 #include "diffmix/io/image.hpp"
 #include "diffusion_plugin_fixtures.hpp"
+#include "common/run_cli.hpp"
 
 extern char** environ;
 
@@ -31,7 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string fresh_dir(const std::string& name) { return dmx::test::fresh_plugin_test_dir("cli", name); }
+std::string fresh_cli_dir(const std::string& name) { return dmx::test::fresh_plugin_test_dir("cli", name); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -63,11 +64,7 @@ std::string write_config(const std::string& dir, const std::string& name, const 
   return path;
 }
 
-int run_cli(const std::string& arguments, const std::string& log) {
-  const auto command = dmx::test::cli_path() + " " + arguments + " > " + log + " 2>&1";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using dmx::test::run_cli;
 
 // Starts `diffmix synthesize config` as a child process with its output in `log`.
 pid_t spawn_synthesize(const std::string& config, const std::string& log) {
@@ -85,7 +82,7 @@ pid_t spawn_synthesize(const std::string& config, const std::string& log) {
 }
 
 TEST(DiffusionSynthesize, DiffMixFineTunesThenFillsTheCache) {
-  const auto dir = fresh_dir("diffmix");
+  const auto dir = fresh_cli_dir("diffmix");
   write_image_folder(dir + "/birds");
   const auto config = write_config(dir, "diffmix", dir + "/cache", 8, "diff_mix",
                                    "finetuned = \"" + dir + "/ft\"\ngamma = 0.5\n",
@@ -104,7 +101,7 @@ TEST(DiffusionSynthesize, DiffMixFineTunesThenFillsTheCache) {
 }
 
 TEST(DiffusionSynthesize, RealFilteringIsRealGenWithTheClipFilter) {
-  const auto dir = fresh_dir("real-filtering");
+  const auto dir = fresh_cli_dir("real-filtering");
   write_image_folder(dir + "/birds");
   const auto config = write_config(dir, "filter", dir + "/cache", 10, "real_gen", "",
                                    "[synthesis.filter]\nclip = \"" + dmx::test::sd_fixture_dir() + "/clip\"\n");
@@ -133,7 +130,7 @@ void expect_same_cache(const std::string& a, const std::string& b, size_t count)
 // The cache is the whole state of a synthesis: a SIGKILL at any moment loses at most the sample being written, and
 // the rerun writes exactly the files an uninterrupted run writes, byte for byte, with none twice.
 TEST(DiffusionSynthesize, SigkillAtRandomMomentsThenResumeEndsByteIdentical) {
-  const auto dir = fresh_dir("sigkill");
+  const auto dir = fresh_cli_dir("sigkill");
   write_image_folder(dir + "/birds");
   constexpr int64_t kCount = 16;
   const auto straight_config = write_config(dir, "straight", dir + "/straight", kCount, "real_mix");
@@ -165,7 +162,7 @@ TEST(DiffusionSynthesize, SigkillAtRandomMomentsThenResumeEndsByteIdentical) {
 // A run spread over two workers merges into the cache one process writes: with --nproc-per-node 2 (rank 0 merges),
 // and shard by shard as on two hosts, where a worker that died is run again alone and resumes its shard.
 TEST(DiffusionSynthesize, ShardedSynthesisMergesIntoTheSingleProcessCache) {
-  const auto dir = fresh_dir("shards");
+  const auto dir = fresh_cli_dir("shards");
   write_image_folder(dir + "/birds");
   constexpr int64_t kCount = 9;  // shards [0, 5) and [5, 9): the second starts inside the block [4, 6)
   const auto straight = write_config(dir, "straight", dir + "/straight", kCount, "real_mix");
@@ -234,7 +231,7 @@ std::string metrics_without_timing(const std::string& run) {
 // `diffmix train` streaming real_mix samples from the tiny model while it trains: with synchronous = true two runs
 // see the same samples at the same steps and end with the same weights.
 TEST(DiffusionSynthesize, SynchronousStreamedTrainingIsReproducible) {
-  const auto dir = fresh_dir("stream-train");
+  const auto dir = fresh_cli_dir("stream-train");
   write_image_folder(dir + "/birds");
   write_test_split(dir + "/birds");
   for (const char* run : {"a", "b"}) {
@@ -262,7 +259,7 @@ TEST(DiffusionSynthesize, SynchronousStreamedTrainingIsReproducible) {
 }
 
 TEST(DiffusionSynthesize, PluginsListsTheDiffusionAugmenters) {
-  const auto dir = fresh_dir("list");
+  const auto dir = fresh_cli_dir("list");
   ASSERT_EQ(run_cli("plugins", dir + "/log.txt"), 0) << read_file(dir + "/log.txt");
   const auto log = read_file(dir + "/log.txt");
   for (const char* name : {"real_gen", "real_aug", "real_mix", "da_fusion", "diff_gen", "diff_aug", "diff_mix"})

@@ -5,6 +5,7 @@
 
 #include "diffmix/error.hpp"
 #include "finetune/finetune_fixtures.hpp"
+#include "common/run_cli.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,11 +17,7 @@
 namespace dmx::finetune {
 namespace {
 
-int run_cli(const std::string& arguments, const std::string& log) {
-  const auto command = test::cli_path() + " " + arguments + " > " + log + " 2>&1";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using test::run_cli;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);

@@ -22,6 +22,9 @@ namespace dmx::test {
 
 inline std::string tiny_model_dir() { return sd_fixture_dir() + "/model"; }
 
+// Three class names the tiny model's vocabulary spells, for tests that need a class list.
+inline const std::vector<std::string> kBirdClasses = {"sparrow", "crow", "owl"};
+
 // <root>/train/<class>/<i>.png: `per_class` random 40×36 images per class, from a fixed seed.
 inline void write_image_folder(const std::string& root, const std::vector<std::string>& classes, int per_class = 2) {
   auto generator = at::detail::createCPUGenerator(4);

@@ -49,7 +49,8 @@ class LatentDatasetTest : public ::testing::Test {
   LatentDataset latents_;
 };
 
-double relative_error(const at::Tensor& a, const at::Tensor& b) {
+// ‖a − b‖ / ‖b‖ over the whole tensor.
+double relative_norm_error(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).norm().item<double>() / b.norm().item<double>();
 }
 
@@ -61,9 +62,9 @@ TEST_F(LatentDatasetTest, EncodesTheWholeResizedImageAndItsMirror) {
 
   // Left crop of the image, right crop of the mirror image: both are crops of what the pixel pipeline encodes.
   const auto left = latents_.sample(draw(1, 0, 0.0, 0.0, zero_noise()), at::kCPU)[0];
-  EXPECT_LT(relative_error(left, encode_directly(1, false).narrow(2, 0, kCropCells)), 1e-5);
+  EXPECT_LT(relative_norm_error(left, encode_directly(1, false).narrow(2, 0, kCropCells)), 1e-5);
   const auto mirrored_right = latents_.sample(draw(1, 1, 0.0, 0.9999, zero_noise()), at::kCPU)[0];
-  EXPECT_LT(relative_error(mirrored_right, encode_directly(1, true).narrow(2, 16 - kCropCells, kCropCells)), 1e-5);
+  EXPECT_LT(relative_norm_error(mirrored_right, encode_directly(1, true).narrow(2, 16 - kCropCells, kCropCells)), 1e-5);
 }
 
 TEST_F(LatentDatasetTest, CropPositionsAreUniformOverTheLatentGrid) {
@@ -90,7 +91,7 @@ TEST_F(LatentDatasetTest, NoiseDrawsFromThePosterior) {
   const auto once = latents_.sample(draw(0, 0, 0.0, 0.5, noise), at::kCPU);
   const auto twice = latents_.sample(draw(0, 0, 0.0, 0.5, noise * 2), at::kCPU);
   EXPECT_GT((once - mean).abs().max().item<double>(), 0.0);
-  EXPECT_LT(relative_error(twice - once, once - mean), 1e-4);
+  EXPECT_LT(relative_norm_error(twice - once, once - mean), 1e-4);
 }
 
 TEST_F(LatentDatasetTest, BadDrawsAreErrors) {

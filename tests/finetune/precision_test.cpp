@@ -19,9 +19,8 @@
 namespace dmx::finetune {
 namespace {
 
-const std::vector<std::string> kClasses = {"sparrow", "crow", "owl"};
-
 using test::fixed_batch;
+using test::kBirdClasses;
 
 // A batch whose loss, and so every gradient, is nan: what a float16 overflow produces.
 TrainingBatch overflowing_batch(const Finetuner& tuner) {
@@ -106,7 +105,7 @@ TEST(AutocastGuard, OtherDeviceTypesAreRejected) {
 // --- bfloat16 training on the CPU -----------------------------------------------------------------------------------
 
 TEST(FinetunePrecision, AutoIsFloat32OnTheCpu) {
-  Finetuner tuner(test::tiny_model_dir(), settings_with(Precision::Auto), kClasses, "bird", 0);
+  Finetuner tuner(test::tiny_model_dir(), settings_with(Precision::Auto), kBirdClasses, "bird", 0);
   EXPECT_EQ(tuner.precision(), Precision::Float32);
   EXPECT_EQ(tuner.loss_scaler(), nullptr);
   EXPECT_EQ(resolve_precision(Precision::Auto, "cuda"), Precision::Float16);
@@ -114,8 +113,8 @@ TEST(FinetunePrecision, AutoIsFloat32OnTheCpu) {
 }
 
 TEST(FinetunePrecision, BFloat16LossIsCloseToFloat32AndTheStateStaysFloat32) {
-  Finetuner full(test::tiny_model_dir(), settings_with(Precision::Float32), kClasses, "bird", 0);
-  Finetuner mixed(test::tiny_model_dir(), settings_with(Precision::BFloat16), kClasses, "bird", 0);
+  Finetuner full(test::tiny_model_dir(), settings_with(Precision::Float32), kBirdClasses, "bird", 0);
+  Finetuner mixed(test::tiny_model_dir(), settings_with(Precision::BFloat16), kBirdClasses, "bird", 0);
   EXPECT_EQ(mixed.precision(), Precision::BFloat16);
   EXPECT_EQ(mixed.loss_scaler(), nullptr) << "bfloat16 needs no loss scaling";
   const auto batch = fixed_batch(full, 3, 21);
@@ -138,7 +137,7 @@ TEST(FinetunePrecision, BFloat16LossIsCloseToFloat32AndTheStateStaysFloat32) {
 
 // As TinyModelOverfitsOneFixedBatch in training_test.cpp, with the forward passes in bfloat16.
 TEST(FinetunePrecision, BFloat16TrainingOverfitsOneFixedBatch) {
-  const auto [first, last] = test::overfit_one_example(settings_with(Precision::BFloat16), kClasses);
+  const auto [first, last] = test::overfit_one_example(settings_with(Precision::BFloat16), kBirdClasses);
   EXPECT_LT(last, first / 5.0) << "loss went from " << first << " to " << last;
 }
 
@@ -230,7 +229,7 @@ TEST(LossScaler, ACorruptStateIsRejected) {
 }
 
 TEST(FinetunePrecision, ASkippedUpdateStillCountsAsATrainingStep) {
-  Finetuner tuner(test::tiny_model_dir(), settings_with(Precision::Float32), kClasses, "bird", 0);
+  Finetuner tuner(test::tiny_model_dir(), settings_with(Precision::Float32), kBirdClasses, "bird", 0);
   tuner.use_loss_scaling({});
   ASSERT_NE(tuner.loss_scaler(), nullptr);
   const auto before = snapshot(tuner.parameters());
@@ -254,7 +253,7 @@ TEST(FinetunePrecision, CheckpointKeepsTheScalerAndBothStepCounts) {
   const auto dir = test::fresh_dir("precision-checkpoint");
   const auto checkpoint = dir + "/checkpoint.safetensors";
   const LossScalerOptions options{1024.0, 2.0, 0.5, 2};
-  Finetuner first(test::tiny_model_dir(), settings_with(Precision::Float32), kClasses, "bird", 0);
+  Finetuner first(test::tiny_model_dir(), settings_with(Precision::Float32), kBirdClasses, "bird", 0);
   first.use_loss_scaling(options);
   first.train_step(overflowing_batch(first));      // skipped: scale 512
   first.train_step(fixed_batch(first, 2, 30));     // tracker 1
@@ -266,7 +265,7 @@ TEST(FinetunePrecision, CheckpointKeepsTheScalerAndBothStepCounts) {
   ASSERT_EQ(first.loss_scaler()->state().growth_tracker, 1);
   first.save_checkpoint(checkpoint);
 
-  Finetuner resumed(test::tiny_model_dir(), settings_with(Precision::Float32), kClasses, "bird", 0);
+  Finetuner resumed(test::tiny_model_dir(), settings_with(Precision::Float32), kBirdClasses, "bird", 0);
   resumed.use_loss_scaling(options);
   resumed.load_checkpoint(checkpoint);
   EXPECT_EQ(resumed.step(), 4);
@@ -287,7 +286,7 @@ TEST(FinetunePrecision, CheckpointKeepsTheScalerAndBothStepCounts) {
 TEST(FinetunePrecision, CheckpointsWithoutAnOptimizerStepUseTheStep) {
   const auto dir = test::fresh_dir("precision-old-checkpoint");
   const auto path = dir + "/checkpoint.safetensors";
-  Finetuner first(test::tiny_model_dir(), settings_with(Precision::Float32), kClasses, "bird", 0);
+  Finetuner first(test::tiny_model_dir(), settings_with(Precision::Float32), kBirdClasses, "bird", 0);
   first.train_step(fixed_batch(first, 2, 40));
   first.train_step(fixed_batch(first, 2, 41));
   first.save_checkpoint(path);
@@ -300,7 +299,7 @@ TEST(FinetunePrecision, CheckpointsWithoutAnOptimizerStepUseTheStep) {
     for (const auto& name : file.names()) tensors.emplace_back(name, file.tensor(name));
     io::save_safetensors(path, tensors, metadata);
   }
-  Finetuner resumed(test::tiny_model_dir(), settings_with(Precision::Float32), kClasses, "bird", 0);
+  Finetuner resumed(test::tiny_model_dir(), settings_with(Precision::Float32), kBirdClasses, "bird", 0);
   resumed.load_checkpoint(path);
   EXPECT_EQ(resumed.step(), 2);
   EXPECT_EQ(resumed.optimizer_step(), 2);
@@ -308,16 +307,20 @@ TEST(FinetunePrecision, CheckpointsWithoutAnOptimizerStepUseTheStep) {
 
 // --- configuration --------------------------------------------------------------------------------------------------
 
-FinetuneConfig parse(const std::string& text) { return test::parse_finetune_config(text); }
+using test::parse_finetune_config;
 
 TEST(FinetunePrecisionConfig, KeyIsReadAndDefaultsToAuto) {
-  EXPECT_EQ(parse("[model]\npath = \"sd15\"\n").train.precision, Precision::Auto);
-  EXPECT_EQ(parse("[model]\npath = \"sd15\"\n[finetune]\nprecision = \"bf16\"\n").train.precision, Precision::BFloat16);
-  EXPECT_EQ(parse("[model]\npath = \"sd15\"\n[finetune]\nprecision = \"fp32\"\n").train.precision, Precision::Float32);
-  EXPECT_EQ(parse("[model]\npath = \"sd15\"\ndevice = \"cuda:1\"\n[finetune]\nprecision = \"fp16\"\n").train.precision,
+  EXPECT_EQ(parse_finetune_config("[model]\npath = \"sd15\"\n").train.precision, Precision::Auto);
+  EXPECT_EQ(parse_finetune_config("[model]\npath = \"sd15\"\n[finetune]\nprecision = \"bf16\"\n").train.precision,
+            Precision::BFloat16);
+  EXPECT_EQ(parse_finetune_config("[model]\npath = \"sd15\"\n[finetune]\nprecision = \"fp32\"\n").train.precision,
+            Precision::Float32);
+  EXPECT_EQ(parse_finetune_config("[model]\npath = \"sd15\"\ndevice = \"cuda:1\"\n"
+                                  "[finetune]\nprecision = \"fp16\"\n")
+                .train.precision,
             Precision::Float16);
   try {
-    parse("[model]\npath = \"sd15\"\n[finetune]\nprecision = \"fp8\"\n");
+    parse_finetune_config("[model]\npath = \"sd15\"\n[finetune]\nprecision = \"fp8\"\n");
     FAIL() << "expected an error";
   } catch (const dmx::Error& e) {
     EXPECT_NE(std::string(e.what()).find("precision"), std::string::npos) << e.what();
@@ -326,7 +329,7 @@ TEST(FinetunePrecisionConfig, KeyIsReadAndDefaultsToAuto) {
 
 TEST(FinetunePrecisionConfig, Float16OnTheCpuIsAConfigError) {
   try {
-    parse("[model]\npath = \"sd15\"\ndevice = \"cpu\"\n[finetune]\nprecision = \"fp16\"\n");
+    parse_finetune_config("[model]\npath = \"sd15\"\ndevice = \"cpu\"\n[finetune]\nprecision = \"fp16\"\n");
     FAIL() << "expected an error";
   } catch (const dmx::Error& e) {
     const std::string message = e.what();
@@ -336,12 +339,12 @@ TEST(FinetunePrecisionConfig, Float16OnTheCpuIsAConfigError) {
     }
   }
   // The same request through the C++ API, before any model is loaded.
-  EXPECT_THROW(Finetuner("no-such-model", settings_with(Precision::Float16), kClasses, "bird", 0), dmx::Error);
+  EXPECT_THROW(Finetuner("no-such-model", settings_with(Precision::Float16), kBirdClasses, "bird", 0), dmx::Error);
 }
 
 TEST(FinetunePrecisionConfig, ManifestRecordsTheResolvedPrecision) {
   const auto dir = test::fresh_dir("precision-manifest");
-  Finetuner tuner(test::tiny_model_dir(), settings_with(Precision::Auto), kClasses, "bird", 0);
+  Finetuner tuner(test::tiny_model_dir(), settings_with(Precision::Auto), kBirdClasses, "bird", 0);
   tuner.save_artifacts(dir);
   const auto manifest = FinetuneManifest::read(dir + "/" + kManifestFile);
   EXPECT_NE(manifest.config_toml.find("precision = \"fp32\""), std::string::npos) << manifest.config_toml;

@@ -10,16 +10,15 @@
 namespace dmx::finetune {
 namespace {
 
-const std::vector<std::string> kClasses = {"sparrow", "crow", "owl"};
-
 using test::fixed_batch;
+using test::kBirdClasses;
 
 TEST(FinetuneTraining, OnlyTheNewEmbeddingRowsChange) {
   auto settings = test::tiny_settings(Strategy::TextualInversion);
   settings.learning_rate = 1e-2;
-  Finetuner tuner(test::tiny_model_dir(), settings, kClasses, "bird", 0);
+  Finetuner tuner(test::tiny_model_dir(), settings, kBirdClasses, "bird", 0);
   const auto table_before = tuner.text_encoder().token_embedding().clone();
-  const auto base_rows = table_before.size(0) - static_cast<int64_t>(kClasses.size());
+  const auto base_rows = table_before.size(0) - static_cast<int64_t>(kBirdClasses.size());
   // New rows start as copies of the initializer token's row.
   const auto initializer_id = tuner.tokenizer().encode("photo")[1];
   for (int64_t k = 0; k < 3; ++k) EXPECT_TRUE(at::equal(table_before[base_rows + k], table_before[initializer_id]));
@@ -36,7 +35,7 @@ TEST(FinetuneTraining, OnlyTheNewEmbeddingRowsChange) {
 }
 
 TEST(FinetuneTraining, DreamBoothPromptsUseClassNamesAndLearnNoTokens) {
-  Finetuner tuner(test::tiny_model_dir(), test::tiny_settings(Strategy::DreamBooth), kClasses, "bird", 0);
+  Finetuner tuner(test::tiny_model_dir(), test::tiny_settings(Strategy::DreamBooth), kBirdClasses, "bird", 0);
   EXPECT_EQ(tuner.prompts()[2], "a photo of a owl bird");
   ASSERT_FALSE(tuner.parameters().empty());
   for (const auto& [name, tensor] : tuner.parameters()) EXPECT_NE(name, "token_embeddings");
@@ -46,7 +45,7 @@ TEST(FinetuneTraining, DreamBoothPromptsUseClassNamesAndLearnNoTokens) {
 // One example on 8×8 latents with a generous rank and learning rate: the adapters and the embeddings can memorise
 // it, so the loss must fall far below where it started.
 TEST(FinetuneTraining, TinyModelOverfitsOneFixedBatch) {
-  const auto [first, last] = test::overfit_one_example(test::tiny_settings(Strategy::Both), kClasses);
+  const auto [first, last] = test::overfit_one_example(test::tiny_settings(Strategy::Both), kBirdClasses);
   EXPECT_LT(last, first / 5.0) << "loss went from " << first << " to " << last;
 }
 
@@ -57,9 +56,9 @@ TEST(FinetuneTraining, GradientAccumulationMatchesTheFullBatch) {
   // A large epsilon makes the update proportional to the gradient, so rounding differences between the two ways of
   // summing the batch stay rounding-sized instead of flipping the sign of near-zero updates.
   settings.adam_epsilon = 1.0;
-  Finetuner whole(test::tiny_model_dir(), settings, kClasses, "bird", 0);
+  Finetuner whole(test::tiny_model_dir(), settings, kBirdClasses, "bird", 0);
   settings.micro_batch_size = 2;
-  Finetuner accumulated(test::tiny_model_dir(), settings, kClasses, "bird", 0);
+  Finetuner accumulated(test::tiny_model_dir(), settings, kBirdClasses, "bird", 0);
   const auto batch = fixed_batch(whole, 4, 9);
   const double loss_whole = whole.train_step(batch);
   const double loss_accumulated = accumulated.train_step(batch);
@@ -102,7 +101,7 @@ TEST(FinetuneTraining, InitializerTokenMustBeOneToken) {
   auto settings = test::tiny_settings(Strategy::TextualInversion);
   settings.initializer_token = "photo photo";
   try {
-    Finetuner tuner(test::tiny_model_dir(), settings, kClasses, "bird", 0);
+    Finetuner tuner(test::tiny_model_dir(), settings, kBirdClasses, "bird", 0);
     FAIL() << "expected an error";
   } catch (const dmx::Error& e) {
     EXPECT_NE(std::string(e.what()).find("initializer_token 'photo photo'"), std::string::npos) << e.what();

@@ -17,6 +17,7 @@
 #include "diffmix/io/image.hpp"
 #include "sd/sd_fixtures.hpp"
 #include "sources/sources_test_files.hpp"
+#include "common/run_cli.hpp"
 
 namespace {
 
@@ -25,11 +26,7 @@ using dmx::test::read_text;
 
 std::string fresh_dir(const std::string& name) { return dmx::test::fresh_dir("grid-cli-test", name); }
 
-int run_cli(const std::string& arguments, const std::string& log) {
-  const auto command = dmx::test::cli_path() + " " + arguments + " > " + log + " 2>&1";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using dmx::test::run_cli;
 
 std::vector<int> color_of_sample(int k) { return {20 + 40 * k, 230 - 40 * k, 60}; }
 

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "../common/relative_error.hpp"
 #include "../common/test_env.hpp"
 
 namespace dmx::test {
@@ -15,15 +16,6 @@ inline std::string sd_fixture_dir() { return env_or("DIFFMIX_SD_FIXTURES", sourc
 inline std::string sd_fixture_model_dir() { return sd_fixture_dir() + "/model"; }
 // The file name diffusers gives a UNet's or VAE's weights.
 inline constexpr const char* kDiffusersWeightsFile = "diffusion_pytorch_model.safetensors";
-
-// max|actual - expected| / max|expected|: one number per tensor, comparable across scales.
-inline double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
-  const auto a = actual.to(at::kDouble);
-  const auto e = expected.to(at::kDouble);
-  const double denom = e.abs().max().item<double>();
-  const double diff = (a - e).abs().max().item<double>();
-  return denom == 0.0 ? diff : diff / denom;
-}
 
 inline constexpr double kParityTolerance = 1e-4;
 

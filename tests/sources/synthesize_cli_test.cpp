@@ -16,12 +16,13 @@
 #include "diffmix/io/image.hpp"
 #include "sd/sd_fixtures.hpp"
 #include "sources_test_files.hpp"
+#include "common/run_cli.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string fresh_dir(const std::string& name) { return dmx::test::fresh_dir("synthesize-cli-test", name); }
+std::string fresh_cli_dir(const std::string& name) { return dmx::test::fresh_dir("synthesize-cli-test", name); }
 using dmx::test::read_text;
 
 // <root>/train/<class>/<i>.png: 3 random 12×10 RGB images per class, 6 in all.
@@ -49,14 +50,10 @@ std::string write_config(const std::string& dir, const std::string& output, cons
   return path;
 }
 
-int run_cli(const std::string& arguments, const std::string& log) {
-  const auto command = dmx::test::cli_path() + " " + arguments + " > " + log + " 2>&1";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using dmx::test::run_cli;
 
 TEST(SynthesizeCli, FillsACacheFromAnImageFolder) {
-  const auto dir = fresh_dir("basic");
+  const auto dir = fresh_cli_dir("basic");
   write_image_folder(dir + "/birds");
   const auto config = write_config(dir, dir + "/cache", "multiplier = 2");
   ASSERT_EQ(run_cli("synthesize " + config, dir + "/log.txt"), 0) << read_text(dir + "/log.txt");
@@ -73,7 +70,7 @@ TEST(SynthesizeCli, FillsACacheFromAnImageFolder) {
 }
 
 TEST(SynthesizeCli, AKilledRunResumesToTheSameCache) {
-  const auto dir = fresh_dir("resume");
+  const auto dir = fresh_cli_dir("resume");
   write_image_folder(dir + "/birds");
   ASSERT_EQ(run_cli("synthesize " + write_config(dir, dir + "/straight", "count = 8"), dir + "/log.txt"), 0)
       << read_text(dir + "/log.txt");
@@ -103,7 +100,7 @@ TEST(SynthesizeCli, AKilledRunResumesToTheSameCache) {
 }
 
 TEST(SynthesizeCli, ATypoInTheSourceTableIsReportedWithItsPosition) {
-  const auto dir = fresh_dir("typo");
+  const auto dir = fresh_cli_dir("typo");
   write_image_folder(dir + "/birds");
   const auto config = write_config(dir, dir + "/cache", "count = 4", "mdoe = \"copy\"\n");
   EXPECT_EQ(run_cli("synthesize " + config, dir + "/log.txt"), 78);
@@ -115,7 +112,7 @@ TEST(SynthesizeCli, ATypoInTheSourceTableIsReportedWithItsPosition) {
 }
 
 TEST(SynthesizeCli, CountAndMultiplierTogetherIsAConfigError) {
-  const auto dir = fresh_dir("both");
+  const auto dir = fresh_cli_dir("both");
   write_image_folder(dir + "/birds");
   const auto config = write_config(dir, dir + "/cache", "count = 4\nmultiplier = 2");
   EXPECT_EQ(run_cli("synthesize " + config, dir + "/log.txt"), 78);
@@ -124,7 +121,7 @@ TEST(SynthesizeCli, CountAndMultiplierTogetherIsAConfigError) {
 }
 
 TEST(SynthesizeCli, AnAugmenterThatIsNotASampleSourceIsRefused) {
-  const auto dir = fresh_dir("role");
+  const auto dir = fresh_cli_dir("role");
   write_image_folder(dir + "/birds");
   const auto config = write_config(dir, dir + "/cache", "count = 4");
   std::string text = read_text(config);
@@ -141,7 +138,7 @@ TEST(SynthesizeCli, AnAugmenterThatIsNotASampleSourceIsRefused) {
 // The CLIP filter over the finished cache, then training on what it kept: [synthesis.filter] writes
 // manifest.filtered.jsonl with 90 % of the samples, and [synthetic] filtered = true trains on exactly those.
 TEST(SynthesizeCli, TheClipFilterKeepsNinetyPercentAndTrainingReadsThem) {
-  const auto dir = fresh_dir("filter");
+  const auto dir = fresh_cli_dir("filter");
   write_image_folder(dir + "/birds");
   fs::copy(dir + "/birds/train", dir + "/birds/test", fs::copy_options::recursive);
   const auto config = dir + "/synth.toml";
