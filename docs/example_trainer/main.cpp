@@ -26,6 +26,7 @@
 #include "diffmix/registry.hpp"
 #include "diffmix/streaming_dataset.hpp"
 #include "diffmix/torch_data.hpp"
+#include "diffmix/version.hpp"
 
 namespace {
 
@@ -125,6 +126,7 @@ prob = 0.5
 
 int main(int argc, char** argv) {
   try {
+    std::printf("diffmix %s\n", DIFFMIX_VERSION_STRING);
     const auto config = argc > 1 ? dmx::config::Document::parse_file(argv[1])
                                  : dmx::config::Document::parse_string(kDefaultAugment, "built-in augment config");
     dmx::RegistryOptions registry_options;

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
+#include <torch/version.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "diffmix/cancellation.hpp"
 #include "diffmix/error.hpp"
 #include "diffmix/log.hpp"
+#include "diffmix/version.hpp"
 
 namespace {
 
@@ -30,6 +32,9 @@ void use_available_cores() {
 int main(int argc, char** argv) {
   CLI::App app{"diffmix: generative and classic augmentation for LibTorch image classifiers"};
   app.require_subcommand(1);
+  // What a bug report needs: this build's version and the LibTorch it runs on.
+  app.set_version_flag("--version",
+                       std::string("diffmix ") + DIFFMIX_VERSION_STRING + " (LibTorch " + TORCH_VERSION + ")");
   std::string log_level;
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default: $SPDLOG_LEVEL or info)");
   app.parse_complete_callback([&log_level] { dmx::log::setup(log_level); });

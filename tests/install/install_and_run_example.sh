@@ -16,7 +16,10 @@ compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build_dir/CMakeCache.txt"
 cmake -S "$source_dir/docs/example_trainer" -B "$example_build" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_CXX_COMPILER="$compiler" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" > /dev/null
 cmake --build "$example_build" > /dev/null
-env -u DIFFMIX_PLUGIN_PATH LD_LIBRARY_PATH="$prefix/lib:${LD_LIBRARY_PATH:-}" "$example_build/example_trainer"
+env -u DIFFMIX_PLUGIN_PATH LD_LIBRARY_PATH="$prefix/lib:${LD_LIBRARY_PATH:-}" "$example_build/example_trainer" \
+  | tee "$build_dir/install-test/example.log"
+# The installed diffmix/version.hpp is the one this build configured.
+grep -qx "diffmix $("$build_dir/bin/diffmix" --version | cut -d' ' -f2)" "$build_dir/install-test/example.log"
 
 # Streaming from a sample source: the blend_source test plugin (never installed) is named by the config. Run twice:
 # the second run reuses the samples the first one persisted.

@@ -15,6 +15,7 @@
 #include "diffmix/error.hpp"
 #include "diffmix/io/image.hpp"
 #include "diffmix/plugin_api.h"
+#include "diffmix/version.hpp"
 #include "report_assets.hpp"
 
 namespace dmx::classifier {
@@ -296,7 +297,7 @@ ComparisonRecord describe_comparison(const std::string& config_path, const Plugi
   record.config_text = io::read_text_if_exists(config_path);
   record.working_dir = fs::current_path().string();
   record.started = utc_now();
-  record.diffmix_version = DIFFMIX_VERSION;
+  record.diffmix_version = DIFFMIX_VERSION_STRING;
   record.libtorch_version = TORCH_VERSION;
   record.plugin_abi = std::to_string(DMX_ABI_VERSION_MAJOR) + "." + std::to_string(DMX_ABI_VERSION_MINOR);
   record.plugins = registry.plugins();
