@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -57,6 +58,11 @@ c10::intrusive_ptr<compat::CollectiveBackend> make_backend(const c10::intrusive_
     return c10::make_intrusive<c10d::ProcessGroupGloo>(store, world.rank, world.size, gloo);
   }
 #if DIFFMIX_WITH_NCCL
+  // Without blocking wait, an NCCL collective that times out is ended by LibTorch's watchdog, which takes the whole
+  // process down; with it, wait() throws and the failure is reported like Gloo's, naming the ranks that stopped.
+  // (LibTorch 2.2 renamed the variable; both are set, and a value the user chose is kept.)
+  ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
+  ::setenv("NCCL_BLOCKING_WAIT", "1", 0);
   auto nccl = c10d::ProcessGroupNCCL::Options::create();
   nccl->timeout = options.timeout;
   return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, world.rank, world.size, nccl);
@@ -232,7 +238,10 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root, const s
 }
 
 void ProcessGroup::barrier(const std::string& what) {
-  const auto cause = wait_for([&] { return Works{state_->backend->barrier()}; });
+  // NCCL's barrier is a collective on one device: this rank's, not the rank % device-count guess NCCL would make.
+  c10d::BarrierOptions options;
+  if (state_->options.backend == Backend::Nccl) options.device_ids = {state_->world.local_rank};
+  const auto cause = wait_for([&] { return Works{state_->backend->barrier(options)}; });
   if (cause) fail(what, *cause);
 }
 

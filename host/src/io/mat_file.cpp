@@ -14,12 +14,14 @@
 #include "mat_v5_check.hpp"
 
 namespace dmx::io {
-namespace {
 
-struct VariableDeleter {
+// Outside the anonymous namespace: MatFile::Variable, a type with linkage, holds one.
+struct MatVariableDeleter {
   void operator()(matvar_t* variable) const { Mat_VarFree(variable); }
 };
-using VariablePtr = std::unique_ptr<matvar_t, VariableDeleter>;
+using VariablePtr = std::unique_ptr<matvar_t, MatVariableDeleter>;
+
+namespace {
 
 // libmatio prints its own complaints to stderr; the errors here say the same with the file's name, so its messages go
 // to the debug log instead.
