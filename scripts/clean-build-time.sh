@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# How long a clean build of the tree takes here: a fresh clone of HEAD, configured and built with every core and
-# without ccache, as README's commands do on a new machine. Extra arguments go to the configure step, e.g.
+# How long a clean build of the tree takes here: a fresh clone of HEAD (or $COMMIT), configured and built with every
+# core and without ccache, as README's commands do on a new machine. Extra arguments go to the configure step, e.g.
 #
 #   scripts/clean-build-time.sh                           # the default build (unity batches)
 #   scripts/clean-build-time.sh -DDIFFMIX_UNITY_BUILD=OFF # one translation unit per source file
+#   COMMIT=143954b scripts/clean-build-time.sh            # another commit of this repository, to compare with
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 git clone -q . "$work/diffmix"
 cd "$work/diffmix"
+git checkout -q "${COMMIT:-HEAD}"
 export CCACHE_DISABLE=1
 start=$(date +%s)
 cmake -S . -B build -G Ninja "$@" > "$work/configure.log"
