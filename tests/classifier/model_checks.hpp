@@ -2,11 +2,11 @@
 #pragma once
 
 #include <torch/nn/module.h>
-#include <unistd.h>
 
 #include <cstdint>
-#include <filesystem>
 #include <string>
+
+#include "common/test_files.hpp"
 
 namespace dmx::test {
 
@@ -19,10 +19,7 @@ inline int64_t parameter_count(const torch::nn::Module& module) {
 
 // <tmp>/dmx_classifier_test_<pid>/<name>; the folder is made, the file is not.
 inline std::string temp_path(const std::string& name) {
-  const auto folder =
-      std::filesystem::temp_directory_path() / ("dmx_classifier_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(folder);
-  return (folder / name).string();
+  return (process_folder("dmx_classifier_test") / name).string();
 }
 
 }  // namespace dmx::test

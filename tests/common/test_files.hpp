@@ -11,9 +11,16 @@
 
 namespace dmx::test {
 
-// <tmp>/<prefix>_<pid>/<name>, emptied: each test process gets its own.
+// <tmp>/<prefix>_<pid>, made if missing: each test process gets its own.
+inline std::filesystem::path process_folder(const std::string& prefix) {
+  const auto folder = std::filesystem::temp_directory_path() / (prefix + "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(folder);
+  return folder;
+}
+
+// <tmp>/<prefix>_<pid>/<name>, emptied.
 inline std::string fresh_folder(const std::string& prefix, const std::string& name) {
-  const auto folder = std::filesystem::temp_directory_path() / (prefix + "_" + std::to_string(::getpid())) / name;
+  const auto folder = process_folder(prefix) / name;
   std::filesystem::remove_all(folder);
   std::filesystem::create_directories(folder);
   return folder.string();
